@@ -19,3 +19,10 @@ describe("settings list", () => {
     }
   });
 });
+
+describe("docs/operations.md", () => {
+  it("documents every setting", () => {
+    const doc = readFileSync("docs/operations.md", "utf8");
+    for (const setting of SETTINGS) expect(doc, setting.name).toContain(`\`${setting.name}\``);
+  });
+});
