@@ -26,6 +26,10 @@ export const RegistryEventSchema = z.object({
   actor: z.string().optional(),
   userAgent: z.string().optional(),
   source: RegistryEventSourceSchema,
+  /** Azure region that handled the request (`data.location`), when the event says. */
+  location: z.string().optional(),
+  /** The registry's request id (`data.request.id`), for correlating with registry logs. */
+  requestId: z.string().optional(),
 });
 
 export type RegistryEvent = z.infer<typeof RegistryEventSchema>;
