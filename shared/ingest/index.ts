@@ -1,0 +1,2 @@
+export type { IngestDependencies, IngestEventError, IngestReport } from "./ingestEvents.js";
+export { ingestEvents } from "./ingestEvents.js";
