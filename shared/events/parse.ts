@@ -179,6 +179,10 @@ const SHAPE_NAMES: Record<EventShape, string> = {
 // ---------------------------------------------------------------------------------------------
 // Registry resolution: the login server always comes from the allow-list.
 
+function firstLabel(server: string): string {
+  return server.split(/[.:]/)[0] ?? "";
+}
+
 class AllowList {
   private readonly byLowerCase = new Map<string, string>();
   constructor(entries: Iterable<string>) {
@@ -202,7 +206,7 @@ class AllowList {
   /** Allowed login servers whose first DNS label is the registry's resource name. */
   matchRegistryName(name: string): string[] {
     const lower = name.toLowerCase();
-    return [...this.byLowerCase.values()].filter((server) => server.split(/[.:]/)[0] === lower);
+    return [...this.byLowerCase.values()].filter((server) => firstLabel(server) === lower);
   }
 
   describe(): string {
@@ -244,12 +248,15 @@ function resolveRegistry(
         `the event names no login server and registry "${registryName}" matches several allowed login servers (${matches.join(", ")})`,
       );
     }
-    if (defaultRegistry === undefined) {
-      return EventParseError.at(
-        resource.path,
-        `the event names no login server (no data.request.host) and registry "${registryName}" matches no allowed login server (${allowList.describe()})`,
-      );
-    }
+    // The resource id names a registry: a default may stand in only if it can be that registry,
+    // i.e. its login server is the name plus ACR's "-<hash>" domain-name-label suffix.
+    const fallback = defaultRegistry === undefined ? undefined : allowList.matchHost(defaultRegistry);
+    if (fallback !== undefined && firstLabel(fallback).startsWith(`${registryName.toLowerCase()}-`))
+      return fallback;
+    return EventParseError.at(
+      resource.path,
+      `the event names no login server (no request.host) and registry "${registryName}" matches no allowed login server (${allowList.describe()})`,
+    );
   }
   if (defaultRegistry !== undefined) {
     const allowed = allowList.matchHost(defaultRegistry);
@@ -261,7 +268,7 @@ function resolveRegistry(
   }
   return EventParseError.at(
     [...dataPath, "request", "host"],
-    "the event names no registry (no data.request.host and no registry resource id); configure a default registry for this source",
+    "the event names no registry (no request.host, no registry resource id); configure a default registry for this source",
   );
 }
 

@@ -239,7 +239,7 @@ export const EventGridEnvelopeSchema = z.looseObject({
   subject: z.string().nullish(),
   eventType: z.string().min(1, "an event type must not be empty"),
   eventTime: z.string().nullish(),
-  data: z.unknown(),
+  data: z.unknown().optional(),
   dataVersion: z.string().nullish(),
   metadataVersion: z.literal("1", { error: 'metadataVersion must be "1"' }).nullish(),
 });
@@ -255,7 +255,7 @@ export const CloudEventEnvelopeSchema = z.looseObject({
   subject: z.string().nullish(),
   datacontenttype: z.string().nullish(),
   dataschema: z.string().nullish(),
-  data: z.unknown(),
+  data: z.unknown().optional(),
   data_base64: z.string().nullish(),
 });
 export type CloudEventEnvelope = z.infer<typeof CloudEventEnvelopeSchema>;
