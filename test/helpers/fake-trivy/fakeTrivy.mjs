@@ -7,6 +7,8 @@
 // Control (environment):
 //   FAKE_TRIVY_MODE       overrides the behaviour chosen from the target (see MODES)
 //   FAKE_TRIVY_FIXTURE    fixture to replay when the repository is not `.../fixtures/<name>`
+//   FAKE_TRIVY_FIXTURE_BY_DIGEST  `sha256:...=alpine-39,sha256:...=debian-buster`: fixture per digest
+//                         (e.g. the platform children of an index); wins over the repository name
 //   FAKE_TRIVY_FIXTURES   directory of *.json.golden (default: <repo>/../shared/fixtures/trivy)
 //   FAKE_TRIVY_RECORD     file to append one JSON line per call to
 //   FAKE_TRIVY_PID_FILE   where `hang` writes its own pid and its child's pid
@@ -201,6 +203,11 @@ function modeFor(target) {
 }
 
 function fixtureFor(target) {
+  const byDigest = (process.env.FAKE_TRIVY_FIXTURE_BY_DIGEST ?? "")
+    .split(",")
+    .map((pair) => pair.split("="))
+    .find(([digest]) => digest === target.digest);
+  if (byDigest?.[1]) return byDigest[1];
   const match = /(?:^|\/)fixtures\/([a-z0-9._-]+)$/.exec(target.repository);
   return match ? match[1] : process.env.FAKE_TRIVY_FIXTURE;
 }

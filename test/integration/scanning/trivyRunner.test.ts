@@ -5,6 +5,7 @@ import path from "node:path";
 import { inspect } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ConfigurationError, ValidationError } from "../../../shared/errors/index.js";
+import { scanImage } from "../../../shared/scanning/scanImage.js";
 import {
   ACR_REFRESH_TOKEN_USERNAME,
   acrRefreshTokenCredentials,
@@ -12,7 +13,7 @@ import {
   type ScanOutcome,
   type ScanTarget,
 } from "../../../shared/scanning/scanRunner.js";
-import { summarizeTrivyReport } from "../../../shared/scanning/summarize.js";
+import { type AggregatedScanSummary, summarizeTrivyReport } from "../../../shared/scanning/summarize.js";
 import { parseTrivyReportJson } from "../../../shared/scanning/trivyReport.js";
 import {
   type ScanLogger,
@@ -434,3 +435,38 @@ function isAlive(pid: number): boolean {
     return false;
   }
 }
+
+describe("scanImage with the Trivy runner", () => {
+  it("scans the platform children of an index by digest and aggregates their reports", async () => {
+    const amd64 = `sha256:${"a".repeat(64)}`;
+    const arm64 = `sha256:${"b".repeat(64)}`;
+    await writeFile(recordFile, "");
+    const result = await scanImage(
+      {
+        runner: runner({}, { FAKE_TRIVY_FIXTURE_BY_DIGEST: `${amd64}=ubuntu-1804,${arm64}=debian-buster` }),
+        credentials: { credentialsFor: async () => CREDENTIALS },
+        now: () => new Date("2026-11-27T10:00:00Z"),
+      },
+      {
+        target: target("team/multiarch"),
+        children: [
+          { platform: "linux/amd64", digest: amd64 },
+          { platform: "linux/arm64", digest: arm64 },
+        ],
+      },
+      { timeoutMs: 30_000 },
+    );
+    expect(result.status).toBe("completed");
+    if (result.status !== "completed") return;
+    const summary = result.summary as AggregatedScanSummary;
+    // ubuntu-1804: 5 findings on 2 ids; debian-buster: 2 findings on 2 ids; CVE-2019-18276 is in both.
+    expect(summary.vulnerabilities.findingsTotal).toBe(7);
+    expect(summary.vulnerabilities.uniqueTotal).toBe(3);
+    expect(summary.scanner.dbVersion).toBe(2);
+    const scans = (await readFakeTrivyCalls(recordFile)).filter((c) => c.command === "image");
+    expect(scans.map((c) => c.argv.at(-1))).toEqual([
+      `${REGISTRY}/team/multiarch@${amd64}`,
+      `${REGISTRY}/team/multiarch@${arm64}`,
+    ]);
+  });
+});
