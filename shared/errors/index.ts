@@ -55,6 +55,30 @@ export class GuardError extends StewardError {}
 /** Optimistic concurrency lost (ETag mismatch) or a lease held by someone else. */
 export class ConflictError extends StewardError {}
 
+/**
+ * A listing (repositories, tags, manifests) that stopped before its end. Whatever was seen is NOT the
+ * truth: callers must never tombstone, delete or report "absent" on the strength of it.
+ * `itemsSeen` counts what the iterator yielded before failing; `items` holds them when the caller
+ * collected the listing (empty for streamed listings); `cause` is the error that stopped it.
+ */
+export class PartialListingError<T = unknown> extends StewardError {
+  readonly listing: string;
+  readonly itemsSeen: number;
+  readonly items: readonly T[];
+  constructor(
+    message: string,
+    options: StewardErrorOptions & { listing: string; itemsSeen: number; items?: readonly T[] },
+  ) {
+    super(message, options);
+    this.listing = options.listing;
+    this.itemsSeen = options.itemsSeen;
+    this.items = options.items ?? [];
+  }
+}
+
+/** The registry does not offer this operation (e.g. locks on a registry that is not ACR). */
+export class UnsupportedOperationError extends StewardError {}
+
 /** Normalizes anything thrown into an Error. */
 export function ensureError(value: unknown): Error {
   if (value instanceof Error) return value;

@@ -1,0 +1,141 @@
+import { StewardError } from "../errors/index.js";
+import { type AuditSink, audited } from "./audit.js";
+import { formatReference, type ImageReference, manifestReference } from "./imageReference.js";
+import { mapConcurrent } from "./listing.js";
+import { parseManifest } from "./ociManifest.js";
+import type { Descriptor, ManifestContent, Registry } from "./registry.js";
+
+/**
+ * Copies an image (or an index with every child) from one repository to another, in the same
+ * registry or across registries, preserving the digest. Blobs the target has are skipped; inside one
+ * registry they are mounted (no bytes move); otherwise they are streamed from source to target without
+ * being held in memory. Children go first and the root manifest last, so the target never holds a
+ * tag pointing to something incomplete.
+ */
+export interface CopyImageRequest {
+  readonly source: Registry;
+  readonly sourceReference: ImageReference;
+  readonly target: Registry;
+  /** Without tag and digest, the source's tag (or digest) is used. */
+  readonly targetReference: ImageReference;
+  readonly audit: AuditSink;
+  readonly actor: string;
+  readonly blobConcurrency?: number;
+  readonly onProgress?: (event: CopyProgress) => void;
+}
+
+export interface CopyProgress {
+  readonly kind: "blob" | "manifest";
+  readonly digest: string;
+  readonly how: "skipped" | "mounted" | "uploaded" | "written";
+  readonly bytes: number;
+}
+
+export interface CopyResult {
+  readonly source: string;
+  readonly target: string;
+  readonly digest: string;
+  readonly mediaType: string;
+  readonly manifests: number;
+  readonly blobsUploaded: number;
+  readonly blobsMounted: number;
+  readonly blobsSkipped: number;
+  readonly bytesUploaded: number;
+}
+
+export async function copyImage(request: CopyImageRequest): Promise<CopyResult> {
+  const { source, target, sourceReference } = request;
+  const targetReference: ImageReference = {
+    ...request.targetReference,
+    ...(request.targetReference.tag === undefined && request.targetReference.digest === undefined
+      ? sourceReference.tag === undefined
+        ? { digest: manifestReference(sourceReference) }
+        : { tag: sourceReference.tag }
+      : {}),
+  };
+  const sameRegistry = source.loginServer === target.loginServer;
+  const counts = { manifests: 0, blobsUploaded: 0, blobsMounted: 0, blobsSkipped: 0, bytesUploaded: 0 };
+  const srcRepo = sourceReference.repository;
+  const dstRepo = targetReference.repository;
+  const concurrency = request.blobConcurrency ?? 4;
+
+  const copyBlob = async (blob: Descriptor) => {
+    if (await target.hasBlob(dstRepo, blob.digest)) {
+      counts.blobsSkipped += 1;
+      request.onProgress?.({ kind: "blob", digest: blob.digest, how: "skipped", bytes: 0 });
+      return;
+    }
+    if (sameRegistry && (await target.mountBlob(dstRepo, blob.digest, srcRepo))) {
+      counts.blobsMounted += 1;
+      request.onProgress?.({ kind: "blob", digest: blob.digest, how: "mounted", bytes: 0 });
+      return;
+    }
+    const size = blob.size;
+    if (size === undefined) {
+      throw new StewardError(`blob ${blob.digest} of ${srcRepo} has no known size; cannot upload it`);
+    }
+    await target.uploadBlob(
+      dstRepo,
+      blob.digest,
+      size,
+      async () => (await source.openBlob(srcRepo, blob.digest)).stream,
+    );
+    counts.blobsUploaded += 1;
+    counts.bytesUploaded += size;
+    request.onProgress?.({ kind: "blob", digest: blob.digest, how: "uploaded", bytes: size });
+  };
+
+  const copyManifest = async (content: ManifestContent, reference: string): Promise<void> => {
+    const manifest = parseManifest(content.bytes, content.mediaType, `${srcRepo}@${content.digest}`);
+    if (manifest.isIndex) {
+      for (const child of manifest.children) {
+        const childContent = await source.getManifest(srcRepo, child.digest);
+        await copyManifest(childContent, child.digest);
+      }
+    } else {
+      const blobs = [...(manifest.config === undefined ? [] : [manifest.config]), ...manifest.layers];
+      await mapConcurrent(blobs, concurrency, copyBlob);
+    }
+    const written = await target.putManifest(dstRepo, reference, content);
+    if (written !== content.digest) {
+      throw new StewardError(
+        `the target stored ${dstRepo}@${content.digest} under a different digest (${written}); the copy did not preserve it`,
+      );
+    }
+    counts.manifests += 1;
+    request.onProgress?.({
+      kind: "manifest",
+      digest: content.digest,
+      how: "written",
+      bytes: content.bytes.length,
+    });
+  };
+
+  return audited(
+    request.audit,
+    request.actor,
+    {
+      action: "copy",
+      registry: target.loginServer,
+      repository: dstRepo,
+      ...(targetReference.tag === undefined ? {} : { tag: targetReference.tag }),
+      details: { source: formatReference({ registry: source.loginServer, ...sourceReference }) },
+    },
+    async () => {
+      const root = await source.getManifest(srcRepo, manifestReference(sourceReference));
+      if (targetReference.digest !== undefined && targetReference.digest !== root.digest) {
+        throw new StewardError(
+          `the target names digest ${targetReference.digest} but the source is ${root.digest}; a copy keeps the digest`,
+        );
+      }
+      await copyManifest(root, targetReference.tag ?? root.digest);
+      return {
+        source: formatReference({ registry: source.loginServer, ...sourceReference }),
+        target: formatReference({ registry: target.loginServer, ...targetReference }),
+        digest: root.digest,
+        mediaType: root.mediaType,
+        ...counts,
+      };
+    },
+  );
+}
