@@ -111,7 +111,7 @@ function tagBody(tag: TagRecord) {
   };
 }
 
-/** One manifest as ACR lists it; platform fields only when known, references only for indexes. */
+/** One manifest as ACR lists it; platform fields only when known, references only for indexes, `tags` always. */
 export function manifestBody(manifest: ManifestRecord) {
   const tags = [...manifest.tags].sort();
   return {
@@ -124,7 +124,7 @@ export function manifestBody(manifest: ManifestRecord) {
     mediaType: manifest.mediaType,
     ...(manifest.configMediaType !== undefined ? { configMediaType: manifest.configMediaType } : {}),
     ...(manifest.isIndex ? { references: manifest.references.map((r) => ({ ...r })) } : {}),
-    ...(tags.length > 0 ? { tags } : {}),
+    tags,
     changeableAttributes: changeable(manifest.attributes),
   };
 }
