@@ -9,16 +9,16 @@ describe("AdaptiveLimiter", () => {
     const limiter = new AdaptiveLimiter({ initialConcurrency: 3, maxConcurrency: 3 });
     let running = 0;
     let peak = 0;
-    await Promise.all(
-      Array.from({ length: 20 }, async () => {
-        const permit = await limiter.acquire();
-        running += 1;
-        peak = Math.max(peak, running);
-        await new Promise((resolve) => setTimeout(resolve, 10));
-        running -= 1;
-        permit.release("ok");
-      }).concat([vi.runAllTimersAsync()]),
-    );
+    const workers = Array.from({ length: 20 }, async () => {
+      const permit = await limiter.acquire();
+      running += 1;
+      peak = Math.max(peak, running);
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      running -= 1;
+      permit.release("ok");
+    });
+    await vi.runAllTimersAsync();
+    await Promise.all(workers);
     expect(peak).toBe(3);
   });
 
