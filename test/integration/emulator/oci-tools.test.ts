@@ -144,3 +144,53 @@ describeOciTools("the emulator (HTTPS, Basic credentials)", async () => {
   const certDir = await makeCertDir(env.emulator.caCert, `${work.dir}/emulator`);
   return { access: { host: env.loginServer, certDir, credentials }, stop: () => env.close() };
 });
+
+describe("skopeo authentication against the emulator", () => {
+  const credentials = { username: "auth-user", password: "auth-secret" };
+  let env: Awaited<ReturnType<typeof startTestEmulator>>;
+  let certDir: string;
+  beforeAll(async () => {
+    env = await startTestEmulator(credentials);
+    certDir = await makeCertDir(env.emulator.caCert, `${work.dir}/emulator-auth`);
+    await skopeoCopy(amd64.reference, `docker://${env.loginServer}/team/locked:v1`, {
+      dest: { host: env.loginServer, certDir, credentials },
+    });
+  });
+  afterAll(async () => {
+    await env?.close();
+  });
+
+  it("refuses anonymous and wrong-password pulls, as ACR does without --anonymous-pull", async () => {
+    const reference = `docker://${env.loginServer}/team/locked:v1`;
+    for (const access of [
+      { host: env.loginServer, certDir },
+      { host: env.loginServer, certDir, credentials: { username: credentials.username, password: "wrong" } },
+    ]) {
+      const failure = await skopeoInspect(reference, access).then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+      expect(failure).toBeInstanceOf(ToolError);
+      expect((failure as ToolError).stderr).toMatch(/unauthorized|authentication required|401/i);
+      // The password never shows up in what we report.
+      expect((failure as ToolError).message).not.toContain(credentials.password);
+    }
+    expect((await skopeoInspect(reference, { host: env.loginServer, certDir, credentials })).Digest).toBe(
+      amd64.manifestDigest,
+    );
+  });
+
+  it("does not trust the emulator with another CA", async () => {
+    const otherCa = (await makeTestCertificates()).caCertPem;
+    const failure = await skopeoInspect(`docker://${env.loginServer}/team/locked:v1`, {
+      host: env.loginServer,
+      certDir: await makeCertDir(otherCa, `${work.dir}/other-ca`),
+      credentials,
+    }).then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    expect(failure).toBeInstanceOf(ToolError);
+    expect((failure as ToolError).stderr).toMatch(/certificate signed by unknown authority/i);
+  });
+});
