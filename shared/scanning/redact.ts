@@ -17,12 +17,25 @@ const TOKEN_REPLACEMENTS: readonly (readonly [RegExp, string])[] = [
   ],
 ];
 
-export function redactSecrets(text: string, secrets: readonly string[] = []): string {
+export interface RedactOptions {
+  /**
+   * Also replace token-shaped text (default true). Off for Trivy reports: their CVE descriptions and
+   * secret-scan context may legitimately contain such text, and only our own secrets must go.
+   */
+  readonly tokenPatterns?: boolean;
+}
+
+export function redactSecrets(
+  text: string,
+  secrets: readonly string[] = [],
+  options: RedactOptions = {},
+): string {
   let out = text;
   // Longest first, so a secret that contains another is replaced whole.
   for (const secret of [...new Set(secrets)].filter((s) => s !== "").sort((a, b) => b.length - a.length)) {
     out = out.split(secret).join(REDACTED);
   }
+  if (options.tokenPatterns === false) return out;
   for (const [pattern, replacement] of TOKEN_REPLACEMENTS) out = out.replace(pattern, replacement);
   return out;
 }

@@ -413,7 +413,7 @@ export class TrivyRunner implements ScanRunner, DatabaseRefresher {
     } catch {
       return failed("malformed-output", "trivy exited 0 but wrote no report file");
     }
-    const scrubbed = redactSecrets(json, secrets);
+    const scrubbed = redactSecrets(json, secrets, { tokenPatterns: false });
     if (scrubbed !== json) {
       this.logger.warn("the Trivy report contained credential-like text; it was scrubbed", {
         image: imageReference(target),

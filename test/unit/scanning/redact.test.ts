@@ -26,6 +26,13 @@ describe("redactSecrets", () => {
     expect(out).toContain("&x=1");
   });
 
+  it("can leave token-shaped text alone and remove only the known secrets (for reports)", () => {
+    const text = `description: send "Authorization: Bearer abcdefghijkl123" ${token} and our s3cr3t-value`;
+    expect(redactSecrets(text, ["s3cr3t-value"], { tokenPatterns: false })).toBe(
+      `description: send "Authorization: Bearer abcdefghijkl123" ${token} and our ${REDACTED}`,
+    );
+  });
+
   it("leaves ordinary Trivy output alone", () => {
     const line =
       "2026-11-27T10:00:01Z\tFATAL\tFatal error\trun error: GET https://r.azurecr.io/v2/app/manifests/sha256:00: MANIFEST_UNKNOWN";
