@@ -17,6 +17,11 @@ export interface EventDeliveryOptions {
   readonly webhookUrl?: string;
   /** Extra headers for webhook posts (ACR lets users configure custom headers). */
   readonly webhookHeaders?: Readonly<Record<string, string>>;
+  /**
+   * Static headers on every request to `eventsUrl` (Event Grid's custom delivery properties, e.g. a
+   * shared secret). Sent on the handshake too, so a subscriber that checks them first still validates.
+   */
+  readonly eventsHeaders?: Readonly<Record<string, string>>;
   /** CA certificate(s) to trust when the subscriber serves HTTPS with a private CA. */
   readonly ca?: string;
   /** Event Grid `topic` / CloudEvents `source`: the registry's ARM id. Default: a fake one named `emulator`. */
@@ -101,11 +106,13 @@ export function startEventDelivery(
             manualValidationTimeoutMs:
               options.manualValidationTimeoutMs ?? DEFAULTS.manualValidationTimeoutMs,
             sleep: (ms) => subscription.sleep(ms),
+            deliveryHeaders: options.eventsHeaders ?? {},
           })
         : cloudEventsProtocol({
             origin,
             subscriptionName,
             requestOrigin: options.requestOrigin ?? DEFAULTS.requestOrigin,
+            deliveryHeaders: options.eventsHeaders ?? {},
           });
     subscription = new Subscription({ url, protocol, ...common });
     subscriptions.push(subscription);

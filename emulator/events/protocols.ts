@@ -54,6 +54,8 @@ export interface EventGridProtocolOptions {
   /** How long to wait for that GET after a 200 without a validation code. */
   readonly manualValidationTimeoutMs: number;
   readonly sleep: (ms: number) => Promise<void>;
+  /** Event Grid "custom delivery properties": static headers the subscription adds to every request. */
+  readonly deliveryHeaders: Readonly<Record<string, string>>;
 }
 
 /**
@@ -63,6 +65,7 @@ export interface EventGridProtocolOptions {
  */
 export function eventGridProtocol(options: EventGridProtocolOptions): DeliveryProtocol {
   const commonHeaders = {
+    ...lowerCaseNames(options.deliveryHeaders),
     "content-type": "application/json; charset=utf-8",
     "aeg-subscription-name": options.subscriptionName.toUpperCase(),
     "aeg-metadata-version": "1",
@@ -124,6 +127,7 @@ export function eventGridProtocol(options: EventGridProtocolOptions): DeliveryPr
           "aeg-event-type": "Notification",
           "aeg-delivery-count": String(deliveryCount),
           "aeg-data-version": events[0]?.dataVersion ?? "",
+          ...(events.length === 1 && events[0] !== undefined ? { "aeg-output-event-id": events[0].id } : {}),
         },
         body: JSON.stringify(events),
       };
@@ -145,6 +149,8 @@ export interface CloudEventsProtocolOptions {
   readonly subscriptionName: string;
   /** Sent as `WebHook-Request-Origin`; Event Grid sends `eventgrid.azure.net`. */
   readonly requestOrigin: string;
+  /** Event Grid "custom delivery properties": static headers the subscription adds to every request. */
+  readonly deliveryHeaders: Readonly<Record<string, string>>;
 }
 
 /**
@@ -180,10 +186,14 @@ export function cloudEventsProtocol(options: CloudEventsProtocolOptions): Delive
       return {
         method: "POST",
         headers: {
+          ...lowerCaseNames(options.deliveryHeaders),
           "content-type": "application/cloudevents+json; charset=utf-8",
           "aeg-event-type": "Notification",
           "aeg-subscription-name": options.subscriptionName.toUpperCase(),
           "aeg-delivery-count": String(deliveryCount),
+          // For CloudEvents, Event Grid puts the spec version here.
+          "aeg-metadata-version": "1.0",
+          "aeg-output-event-id": notification.id,
         },
         body: JSON.stringify(buildCloudEvent(notification, options.origin, now)),
       };
@@ -199,9 +209,11 @@ export interface WebhookProtocolOptions {
 
 /** ACR native webhook: no handshake; one bare JSON object per POST plus the configured headers. */
 export function webhookProtocol(options: WebhookProtocolOptions): DeliveryProtocol {
-  const headers: Record<string, string> = { "content-type": "application/json" };
   // ACR sends only the custom headers configured on the webhook; they may override Content-Type.
-  for (const [name, value] of Object.entries(options.headers)) headers[name.toLowerCase()] = value;
+  const headers: Record<string, string> = {
+    "content-type": "application/json",
+    ...lowerCaseNames(options.headers),
+  };
   return {
     kind: "webhook",
     maxEventsPerRequest: 1,
@@ -218,6 +230,10 @@ export function webhookProtocol(options: WebhookProtocolOptions): DeliveryProtoc
       };
     },
   };
+}
+
+function lowerCaseNames(headers: Readonly<Record<string, string>>): Record<string, string> {
+  return Object.fromEntries(Object.entries(headers).map(([name, value]) => [name.toLowerCase(), value]));
 }
 
 function headerValue(value: string | string[] | undefined): string | undefined {

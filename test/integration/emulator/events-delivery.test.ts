@@ -95,7 +95,10 @@ const notificationsOf = (requests: readonly ReceivedRequest[]) =>
 describe("Event Grid schema delivery", () => {
   it("validates the subscription first, then posts arrays of ACR events that @azure/eventgrid accepts", async () => {
     const endpoint = await subscriber(eventGridSubscriber());
-    const { notifications, delivery } = deliver({ eventsUrl: `${endpoint.url}?code=secret-key` });
+    const { notifications, delivery } = deliver({
+      eventsUrl: `${endpoint.url}?code=secret-key`,
+      eventsHeaders: { "X-Delivery-Secret": "shared-secret" },
+    });
     const pushed = notification();
     const deleted = notification({
       action: "delete",
@@ -116,9 +119,16 @@ describe("Event Grid schema delivery", () => {
     SubscriptionValidationEventSchema.parse(validation[0]);
 
     expect(rest).toHaveLength(2);
+    expect(handshake?.headers["x-delivery-secret"]).toBe("shared-secret");
     const received = [];
     for (const request of rest) {
       expect(request.headers["aeg-event-type"]).toBe("Notification");
+      expect(request.headers["x-delivery-secret"]).toBe("shared-secret");
+      expect(request.headers["aeg-metadata-version"]).toBe("1");
+      expect(request.headers["aeg-data-version"]).toBe("2.0");
+      expect(request.headers["aeg-output-event-id"]).toBe(
+        (JSON.parse(request.body) as [{ id: string }])[0].id,
+      );
       expect(request.headers["content-type"]).toMatch(/^application\/json/);
       expect(request.headers["aeg-delivery-count"]).toBe("0");
       const body = JSON.parse(request.body) as unknown[];
@@ -338,6 +348,9 @@ describe("CloudEvents 1.0 delivery", () => {
     expect(handshake?.headers["webhook-request-origin"]).toBe("eventgrid.azure.net");
     expect(post?.method).toBe("POST");
     expect(post?.headers["content-type"]).toMatch(/^application\/cloudevents\+json/);
+    expect(post?.headers["aeg-event-type"]).toBe("Notification");
+    expect(post?.headers["aeg-metadata-version"]).toBe("1.0");
+    expect(post?.headers["aeg-output-event-id"]).toBe(pushed.id);
     const cloudEvent = CloudEventImageEventSchema.parse(JSON.parse(post?.body ?? ""));
     expect(cloudEvent).toMatchObject({ id: pushed.id, subject: "team/app:v1", specversion: "1.0" });
     const [parsed] = await new EventGridDeserializer().deserializeCloudEvents(post?.body ?? "");
