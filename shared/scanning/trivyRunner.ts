@@ -179,15 +179,17 @@ export class TrivyRunner implements ScanRunner, DatabaseRefresher {
         },
       );
     }
+    // The login server comes back lower-cased; the reference Trivy sees is the normalized one.
+    const scanTarget = checked.data;
     checkTimeout(options.timeoutMs);
     if (options.platform !== undefined && !/^[a-z0-9]+\/[a-z0-9_]+(?:\/[a-z0-9]+)?$/.test(options.platform)) {
       throw new ValidationError(`invalid platform '${options.platform}' (expected os/arch[/variant])`);
     }
     const secrets = secretVariants(credentials);
-    const reference = imageReference(target);
+    const reference = imageReference(scanTarget);
     return this.withRunDir("scan", async (runDir, env) => {
       const outputFile = path.join(runDir, "report.json");
-      const args = this.scanArguments(target, outputFile, options);
+      const args = this.scanArguments(scanTarget, outputFile, options);
       if (credentials !== null) {
         env.TRIVY_USERNAME = credentials.username;
         env.TRIVY_PASSWORD = credentials.password;
@@ -204,7 +206,7 @@ export class TrivyRunner implements ScanRunner, DatabaseRefresher {
         options.timeoutMs + (this.config.killGraceMs ?? 30_000),
         options.signal,
       );
-      const outcome = await this.judgeScan(target, result, outputFile, secrets);
+      const outcome = await this.judgeScan(scanTarget, result, outputFile, secrets);
       if (outcome.kind === "scanned") {
         const scanner = await this.version(options.signal);
         const done = { ...outcome, scanner };
