@@ -69,11 +69,12 @@ export class RegistryHttp {
           method: call.method,
           abortSignal: signal,
           allowInsecureConnection: this.#baseUrl.startsWith("http://"),
-          ...(this.#tlsSettings === undefined ? {} : { tlsSettings: this.#tlsSettings }),
           ...(call.streamStatuses === undefined
             ? {}
             : { streamResponseStatusCodes: new Set(call.streamStatuses) }),
         });
+        // createPipelineRequest does not copy tlsSettings; the HTTP client reads them from the request.
+        if (this.#tlsSettings !== undefined) request.tlsSettings = this.#tlsSettings;
         for (const [name, value] of Object.entries(call.headers ?? {})) request.headers.set(name, value);
         if (call.body !== undefined) request.body = call.body;
         let response: PipelineResponse;

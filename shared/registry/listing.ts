@@ -1,11 +1,11 @@
-import { ensureError, NotFoundError, PartialListingError } from "../errors/index.js";
+import { ensureError, PartialListingError } from "../errors/index.js";
 
 /**
  * Page-by-page listings. `fetchPage(cursor)` fetches one page (with its own retries) and says where
  * the next one starts; the iterable yields items as pages arrive. When a page fails for good, the
  * iterable throws `PartialListingError` naming how many items were yielded, so a loop that ends
- * normally has seen the whole listing. A 404 before any page is a complete answer ("this repository
- * does not exist") and stays a `NotFoundError`.
+ * normally has seen the whole listing. A failure before the first page is thrown as it is (a 404 then
+ * means "this repository does not exist"; a 401 means no access); no items were yielded either way.
  */
 export interface Page<T> {
   readonly items: readonly T[];
@@ -28,7 +28,9 @@ export function pagedListing<T>(
           page = await fetchPage(cursor);
         } catch (thrown) {
           const error = ensureError(thrown);
-          if (pages === 0 && error instanceof NotFoundError) throw error;
+          // Before the first page nothing was yielded, so nothing can be mistaken for the listing:
+          // the caller gets the real reason (not found, credentials...) as it is.
+          if (pages === 0) throw error;
           throw new PartialListingError(
             `the listing of ${listing} stopped after ${itemsSeen} item${itemsSeen === 1 ? "" : "s"} (${pages} page${pages === 1 ? "" : "s"}): ${error.message} — what was seen is not the complete listing`,
             { listing, itemsSeen, cause: error, context: { pages, cursor } },

@@ -23,7 +23,12 @@ import { AdaptiveLimiter, sleep } from "./limiter.js";
 import { OciRegistry } from "./ociRegistry.js";
 import type { Registry, RegistryKind } from "./registry.js";
 import { type CallEnvironment, DEFAULT_RETRY_POLICY, type RetryPolicy } from "./reliability.js";
-import { parseChallenge, registryTokenAuthPolicy } from "./tokenAuthPolicy.js";
+import {
+  mountScopePolicy,
+  parseChallenge,
+  registryTokenAuthPolicy,
+  repositoryOfPath,
+} from "./tokenAuthPolicy.js";
 
 /**
  * Opens a registry: checks the host against the allow-list, picks the adapter (ACR when the registry
@@ -172,6 +177,7 @@ export async function openRegistry(options: OpenRegistryOptions): Promise<Regist
       userAgentOptions: { userAgentPrefix: "acr-steward" },
     });
     pipeline.addPolicy(tokenPolicy, { phase: "Sign" });
+    pipeline.addPolicy(mountScopePolicy(), { afterPhase: "Sign" });
     const send: RequestSender = (request) => pipeline.sendRequest(httpClient, request);
     const api = new DistributionApi(
       new RegistryHttp(endpoint.baseUrl, send, environment, tlsSettings),
@@ -202,6 +208,7 @@ export async function openRegistry(options: OpenRegistryOptions): Promise<Regist
       position: "perRetry",
     });
   }
+  additionalPolicies.push({ policy: mountScopePolicy(), position: "perRetry" });
   const clientOptions = {
     ...(options.audience === undefined ? {} : { audience: options.audience }),
     // Retries, back-off and limits are ours (callRegistry), so that every call is counted and shares the limiter.
@@ -231,8 +238,17 @@ export async function openRegistry(options: OpenRegistryOptions): Promise<Regist
     }
     return found;
   };
+  // Raw requests about one repository go through that repository's content client, whose SDK token
+  // cache then holds that repository's scope (one shared cache would be re-challenged at every switch).
+  const registrySender = sdkPipelineSender(client);
+  const send: RequestSender = (request) => {
+    const repository = repositoryOfPath(new URL(request.url).pathname);
+    return repository === undefined
+      ? registrySender(request)
+      : sdkPipelineSender(contentClient(repository))(request);
+  };
   const api = new DistributionApi(
-    new RegistryHttp(endpoint.baseUrl, sdkPipelineSender(client), environment, tlsSettings),
+    new RegistryHttp(endpoint.baseUrl, send, environment, tlsSettings),
     endpoint.loginServer,
     state.caches,
   );
@@ -250,10 +266,12 @@ export async function openRegistry(options: OpenRegistryOptions): Promise<Regist
 
 /**
  * The SDK client's own authenticated pipeline, for requests the SDK has no method for. The SDK keeps
- * it on a private field of `ContainerRegistryClient` (a core-client `ServiceClient` with a public
+ * it on a private field of both clients (a core-client `ServiceClient` with a public
  * `sendRequest`); we check its shape so that an SDK upgrade that moves it fails loudly here.
  */
-export function sdkPipelineSender(client: ContainerRegistryClient): RequestSender {
+export function sdkPipelineSender(
+  client: ContainerRegistryClient | ContainerRegistryContentClient,
+): RequestSender {
   const inner = (client as unknown as { client?: { sendRequest?: unknown } }).client;
   if (inner === undefined || typeof inner.sendRequest !== "function") {
     throw new StewardError(

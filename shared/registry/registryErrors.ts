@@ -1,6 +1,7 @@
 import {
   AuthenticationError,
   AuthorizationError,
+  ConfigurationError,
   GuardError,
   NotFoundError,
   StewardError,
@@ -95,15 +96,18 @@ export function timeoutError(
   );
 }
 
-export function networkError(context: RegistryCallContext, cause: unknown): UnavailableError {
+export function networkError(context: RegistryCallContext, cause: unknown): StewardError {
   const code = (cause as { code?: unknown } | undefined)?.code;
+  if (typeof code === "string" && /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS|HOSTNAME_MISMATCH/i.test(code)) {
+    // Not transient: retrying will not make the certificate trusted.
+    return new ConfigurationError(
+      `the TLS certificate of ${context.registry} is not trusted (${code}) during ${context.operation}. For a registry with a private CA (such as the emulator) pass --ca-cert FILE; otherwise check the host name.`,
+      { cause, context: { registry: context.registry, operation: context.operation } },
+    );
+  }
   const reason = typeof code === "string" ? code : cause instanceof Error ? cause.message : String(cause);
-  const tlsHint =
-    typeof code === "string" && /CERT|SSL|TLS|SELF_SIGNED/i.test(code)
-      ? " (for a private CA pass --ca-cert FILE)"
-      : "";
   return new UnavailableError(
-    `could not reach ${context.registry} for ${context.operation}: ${reason}${tlsHint}. Check the host name, network and proxy settings.`,
+    `could not reach ${context.registry} for ${context.operation}: ${reason}. Check the host name, network and proxy settings.`,
     { cause, context: { registry: context.registry, operation: context.operation } },
   );
 }

@@ -122,9 +122,9 @@ async function fetchToken(
     url: realmUrl.toString(),
     method: "GET",
     ...(original.abortSignal === undefined ? {} : { abortSignal: original.abortSignal }),
-    ...(original.tlsSettings === undefined ? {} : { tlsSettings: original.tlsSettings }),
     allowInsecureConnection: original.allowInsecureConnection ?? false,
   });
+  if (original.tlsSettings !== undefined) tokenRequest.tlsSettings = original.tlsSettings;
   tokenRequest.headers.set("Accept", "application/json");
   if (basicHeader !== undefined) tokenRequest.headers.set("Authorization", basicHeader);
   const response = await next(tokenRequest);
@@ -179,10 +179,44 @@ function accessClass(method: string): string {
 }
 
 function resourceOf(path: string): string {
-  // /v2/<name>/(manifests|blobs|tags|referrers)/... → <name>; /v2/_catalog → catalog; /acr/v1/<name>/... → <name>
+  return repositoryOfPath(path) ?? path;
+}
+
+/** The repository a `/v2/<name>/...` or `/acr/v1/<name>/...` path is about; undefined for catalogs and auth. */
+export function repositoryOfPath(path: string): string | undefined {
   const v2 = /^\/v2\/(.+?)\/(manifests|blobs|tags|referrers)\//.exec(path);
   if (v2?.[1]) return decodeURIComponent(v2[1]);
-  const acr = /^\/acr\/v1\/(.+?)(\/_(tags|manifests)(\/|$)|$)/.exec(path);
+  if (path.startsWith("/acr/v1/_catalog")) return undefined;
+  const acr = /^\/acr\/v1\/(.+?)(\/_(tags|manifests)(\/|$|\?)|$|\?)/.exec(path);
   if (acr?.[1]) return decodeURIComponent(acr[1]);
-  return path;
+  return undefined;
+}
+
+/**
+ * A cross-repository mount needs pull access to the source repository as well, but registries
+ * challenge for the target only. This policy sits next to the wire and adds the source's pull scope to
+ * the challenge of a mount request, so that whichever auth policy answers it (the SDK's or ours) asks
+ * for a token that covers both.
+ */
+export function mountScopePolicy(): PipelinePolicy {
+  return {
+    name: "acrStewardMountScope",
+    async sendRequest(request: PipelineRequest, next: SendRequest): Promise<PipelineResponse> {
+      const response = await next(request);
+      if (response.status !== 401 || request.method !== "POST") return response;
+      const url = new URL(request.url);
+      const from = url.searchParams.get("from");
+      if (!url.searchParams.get("mount") || !from) return response;
+      const header = response.headers.get("www-authenticate");
+      if (header === undefined || !/scope="/.test(header)) return response;
+      const extra = `repository:${from}:pull`;
+      response.headers.set(
+        "www-authenticate",
+        header.replace(/scope="([^"]*)"/, (_match, scope: string) =>
+          scope.includes(extra) ? `scope="${scope}"` : `scope="${scope} ${extra}"`,
+        ),
+      );
+      return response;
+    },
+  };
 }

@@ -52,8 +52,8 @@ describe("pagedListing", () => {
     await expect(collectListing(listing)).rejects.toBeInstanceOf(NotFoundError);
   });
 
-  it("treats a failure of the first page for any other reason as partial", async () => {
+  it("throws a failure of the first page as it is: nothing was yielded", async () => {
     const { listing } = pages(0);
-    await expect(collectListing(listing)).rejects.toBeInstanceOf(PartialListingError);
+    await expect(collectListing(listing)).rejects.toBeInstanceOf(UnavailableError);
   });
 });
