@@ -270,13 +270,21 @@ function isolation(): string[] {
 export async function skopeoCopy(
   source: string,
   destination: string,
-  options: { src?: RegistryAccess; dest?: RegistryAccess; all?: boolean; preserveDigests?: boolean } = {},
+  options: {
+    src?: RegistryAccess;
+    dest?: RegistryAccess;
+    all?: boolean;
+    preserveDigests?: boolean;
+    /** Convert the manifest on the way: `v2s2` is Docker image manifest v2 schema 2. */
+    format?: "oci" | "v2s2";
+  } = {},
 ): Promise<ToolResult> {
   return runTool("skopeo", [
     ...isolation(),
     "copy",
     "--quiet",
     ...(options.all === true ? ["--all"] : []),
+    ...(options.format !== undefined ? ["--format", options.format] : []),
     ...(options.preserveDigests === true ? ["--preserve-digests"] : []),
     ...accessFlags(options.src, "src"),
     ...accessFlags(options.dest, "dest"),

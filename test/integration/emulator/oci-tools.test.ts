@@ -115,6 +115,20 @@ function describeOciTools(name: string, start: () => Promise<Target>): void {
       expect(child.equals(arm64.manifestBytes)).toBe(true);
     });
 
+    it("takes a Docker v2 schema 2 manifest (skopeo --format v2s2) and serves it with its media type", async () => {
+      await skopeoCopy(amd64.reference, ref("docker"), { dest: target.access, format: "v2s2" });
+      const raw = await skopeoInspectRaw(ref("docker"), target.access);
+      const manifest = JSON.parse(raw.toString("utf8")) as {
+        mediaType?: string;
+        config?: { mediaType?: string };
+      };
+      expect(manifest.mediaType).toBe("application/vnd.docker.distribution.manifest.v2+json");
+      expect(manifest.config?.mediaType).toBe("application/vnd.docker.container.image.v1+json");
+      const inspection = await skopeoInspect(ref("docker"), target.access);
+      expect(inspection.Digest).toBe(sha256Digest(raw));
+      expect(inspection.Architecture).toBe("amd64");
+    });
+
     it("deletes with skopeo delete, after which inspect fails with manifest unknown", async () => {
       await skopeoDelete(ref("v2"), target.access);
       const failure = await skopeoInspect(ref("v2"), target.access).then(
