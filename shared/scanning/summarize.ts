@@ -314,7 +314,11 @@ function digestAfterAt(reference: string | undefined): string | undefined {
 function osOf(report: TrivyReport): OperatingSystem | null {
   const os = report.Metadata?.OS;
   if (!os) return null;
-  return dropUndefined({ family: os.Family, name: os.Name ?? undefined, endOfLife: os.EOSL === true });
+  return dropUndefined({
+    family: os.Family ?? "unknown",
+    name: os.Name ?? undefined,
+    endOfLife: os.EOSL === true,
+  });
 }
 
 function scannerOf(report: TrivyReport, versionInfo: TrivyVersionInfo | undefined): ScannerInfo {

@@ -85,7 +85,8 @@ export const TrivyResultSchema = z.looseObject(
 );
 
 export const TrivyOsSchema = z.looseObject({
-  Family: z.string({ error: "OS.Family is a string" }),
+  /** Always written by Trivy ("none" when no OS was detected); tolerated when missing. */
+  Family: optional(text),
   Name: optional(text),
   /** End of service life: Trivy sets it only when true. */
   EOSL: optional(z.boolean()),

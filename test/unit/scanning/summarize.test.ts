@@ -251,6 +251,10 @@ describe("summarizeTrivyReport details", () => {
     );
     expect(byDigest.artifact.digest).toBe(`sha256:${"a".repeat(64)}`);
     expect(summarizeTrivyReport(loadFixture("debian-buster.json.golden")).os?.endOfLife).toBe(false);
+    const noFamily = summarizeTrivyReport(
+      parseTrivyReport({ SchemaVersion: 2, Metadata: { OS: { EOSL: true } } }),
+    );
+    expect(noFamily.os).toEqual({ family: "unknown", endOfLife: true });
   });
 
   it("counts secrets by severity and only FAIL misconfigurations", () => {
