@@ -1,6 +1,6 @@
 import { gzipSync } from "node:zlib";
 import { sha256Digest } from "./grammar.js";
-import { type Descriptor, MediaType, parseManifest } from "./manifest.js";
+import { type Descriptor, MediaType, type ParsedManifest, parseManifest } from "./manifest.js";
 import type { SeedSpec } from "./options.js";
 import type { RegistryStore } from "./store.js";
 
@@ -295,6 +295,7 @@ function seedSynthetic(store: RegistryStore, nowMs: number, repos: number, manif
   const pool = Array.from({ length: SHARED_LAYER_COUNT }, (_, i) =>
     makeLayer(`layer/${i}.txt`, `shared layer ${i}\n`, nowMs - 400 * DAY_MS),
   );
+  const diffIds = new Map(pool.map((layer) => [layer.descriptor.digest, layer.diffId]));
   const spanMs = 365 * DAY_MS;
   const width = String(repos - 1).length;
   for (let r = 0; r < repos; r++) {
@@ -331,26 +332,41 @@ function seedSynthetic(store: RegistryStore, nowMs: number, repos: number, manif
       }
       const first = pool[(r + m) % SHARED_LAYER_COUNT] as Layer;
       const second = pool[(r * 7 + m * 3 + 1) % SHARED_LAYER_COUNT] as Layer;
-      const layers = first === second ? [first] : [first, second];
+      const layers = first === second ? [first.descriptor] : [first.descriptor, second.descriptor];
       const architecture = m % 4 === 3 ? "arm64" : "amd64";
-      const config = configBytes({
-        architecture,
-        os: "linux",
-        createdMs: atMs,
-        diffIds: layers.map((l) => l.diffId),
-        label: `${repository}#${m}`,
-      });
+      // A small config, unique per manifest (its created time and label), so every digest differs.
+      const config = Buffer.from(
+        `{"architecture":"${architecture}","os":"linux","created":"${new Date(atMs).toISOString()}",` +
+          `"config":{"Labels":{"seed":"${repository}#${m}"}},"rootfs":{"type":"layers","diff_ids":[${layers
+            .map((l) => `"${diffIds.get(l.digest)}"`)
+            .join(",")}]}}`,
+      );
       const configDigest = sha256Digest(config);
       store.putBlob(repository, configDigest, config);
-      const manifest = {
-        schemaVersion: 2,
+      const configDescriptor = { mediaType: MediaType.ociConfig, digest: configDigest, size: config.length };
+      const bytes = Buffer.from(
+        JSON.stringify({
+          schemaVersion: 2,
+          mediaType: MediaType.ociManifest,
+          config: configDescriptor,
+          layers,
+        }),
+      );
+      // Built here, so the parsed form is known without re-validating 100,000 manifests.
+      const parsed: ParsedManifest = {
         mediaType: MediaType.ociManifest,
-        config: { mediaType: MediaType.ociConfig, digest: configDigest, size: config.length },
-        layers: layers.map((l) => l.descriptor),
+        isIndex: false,
+        config: configDescriptor,
+        blobs: layers,
+        manifests: [],
       };
-      const bytes = Buffer.from(JSON.stringify(manifest));
-      const parsed = parseManifest(bytes, MediaType.ociManifest);
-      const result = store.putManifest(repository, bytes, parsed, { tags, atMs, trusted: true, bulk: true });
+      const result = store.putManifest(repository, bytes, parsed, {
+        tags,
+        atMs,
+        trusted: true,
+        bulk: true,
+        platform: { architecture, os: "linux" },
+      });
       previous = [...previous, { digest: result.manifest.digest, size: bytes.length }].slice(-2);
     }
   }

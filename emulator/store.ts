@@ -25,9 +25,20 @@ export interface ChangeableAttributes {
 
 export type AttributePatch = Partial<ChangeableAttributes>;
 
+/** Shared by every new record (saves memory on large registries); updates replace it, never mutate it. */
+const DEFAULT_ATTRIBUTES: Readonly<ChangeableAttributes> = Object.freeze({
+  deleteEnabled: true,
+  writeEnabled: true,
+  readEnabled: true,
+  listEnabled: true,
+});
+
 function defaultAttributes(): ChangeableAttributes {
-  return { deleteEnabled: true, writeEnabled: true, readEnabled: true, listEnabled: true };
+  return DEFAULT_ATTRIBUTES;
 }
+
+const NO_STRINGS: readonly string[] = Object.freeze([]);
+const NO_REFERENCES: readonly PlatformReference[] = Object.freeze([]);
 
 export interface PlatformReference {
   readonly digest: string;
@@ -140,6 +151,8 @@ export interface PutManifestOptions {
   readonly atMs?: number;
   /** Bulk loading: append to indexes unordered and sort once on the next read. */
   readonly bulk?: boolean;
+  /** Platform of an image when the caller knows it (seeds), instead of reading the config blob. */
+  readonly platform?: { readonly architecture: string; readonly os: string };
 }
 
 export class RegistryStore {
@@ -336,7 +349,7 @@ export class RegistryStore {
     let manifest = repo.manifests.get(digest);
     const created = manifest === undefined;
     if (manifest === undefined) {
-      manifest = this.buildManifestRecord(repository, digest, bytes, parsed, now);
+      manifest = this.buildManifestRecord(repository, digest, bytes, parsed, now, options.platform);
       repo.manifests.set(digest, manifest);
       if (options.bulk) {
         repo.manifestsByDigest.insertUnordered(digest);
@@ -407,10 +420,11 @@ export class RegistryStore {
     bytes: Buffer,
     parsed: ParsedManifest,
     now: number,
+    platform: { readonly architecture: string; readonly os: string } | undefined,
   ): ManifestRecord {
-    let architecture: string | undefined;
-    let os: string | undefined;
-    if (parsed.config !== undefined) {
+    let architecture = platform?.architecture;
+    let os = platform?.os;
+    if (parsed.config !== undefined && platform === undefined) {
       const config = this.getBlob(repository, parsed.config.digest);
       if (config !== undefined && config.length <= MAX_CONFIG_BYTES_PARSED) {
         try {
@@ -423,11 +437,16 @@ export class RegistryStore {
         }
       }
     }
-    const references: PlatformReference[] = parsed.manifests.map((child) => ({
-      digest: child.digest,
-      ...(child.platform?.architecture !== undefined ? { architecture: child.platform.architecture } : {}),
-      ...(child.platform?.os !== undefined ? { os: child.platform.os } : {}),
-    }));
+    const references: readonly PlatformReference[] =
+      parsed.manifests.length === 0
+        ? NO_REFERENCES
+        : parsed.manifests.map((child) => ({
+            digest: child.digest,
+            ...(child.platform?.architecture !== undefined
+              ? { architecture: child.platform.architecture }
+              : {}),
+            ...(child.platform?.os !== undefined ? { os: child.platform.os } : {}),
+          }));
     const imageSize = parsed.isIndex
       ? bytes.length
       : bytes.length + (parsed.config?.size ?? 0) + parsed.blobs.reduce((sum, b) => sum + b.size, 0);
@@ -442,7 +461,7 @@ export class RegistryStore {
         ...(parsed.config !== undefined ? [parsed.config.digest] : []),
         ...parsed.blobs.map((b) => b.digest),
       ],
-      childDigests: parsed.manifests.map((m) => m.digest),
+      childDigests: parsed.manifests.length === 0 ? NO_STRINGS : parsed.manifests.map((m) => m.digest),
       subjectDigest: parsed.subject?.digest,
       artifactType: effectiveArtifactType(parsed),
       annotations: parsed.annotations,
