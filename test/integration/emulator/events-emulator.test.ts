@@ -177,5 +177,17 @@ describe("the emulator's CloudEvents and native webhooks", () => {
 
     const hook = AcrWebhookBodySchema.strict().parse(JSON.parse(webhook.requests[0]?.body ?? ""));
     expect(hook).toMatchObject({ id: cloudEvent.id, action: "push", target: { repository: "team/hooks" } });
+
+    // Deleting the whole repository (ACR API) is announced as a manifest delete, like ACR's `delete` action.
+    const removed = await client.send("DELETE", "/acr/v1/team/hooks?api-version=2021-07-01");
+    expect(removed.status).toBe(202);
+    await webhook.waitFor((requests) => requests.length === 2);
+    const deletion = AcrWebhookBodySchema.strict().parse(JSON.parse(webhook.requests[1]?.body ?? ""));
+    expect(deletion).toMatchObject({
+      action: "delete",
+      target: { repository: "team/hooks", digest: sha256Digest(manifest) },
+      request: { method: "DELETE" },
+    });
+    expect(deletion.target.tag).toBeUndefined();
   });
 });
