@@ -208,3 +208,11 @@ describe("skopeo authentication against the emulator", () => {
     expect((failure as ToolError).stderr).toMatch(/certificate signed by unknown authority/i);
   });
 });
+
+describe("missing tools", () => {
+  it("fail with a message that says how to install them", async () => {
+    await expect(startReferenceRegistry({ binary: "docker-registry-not-installed" })).rejects.toThrow(
+      /run scripts\/setup\.sh/,
+    );
+  });
+});
