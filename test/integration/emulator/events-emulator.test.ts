@@ -5,6 +5,7 @@ import {
   CloudEventImageEventSchema,
   EventGridImageEventSchema,
 } from "../../../emulator/events/payloads.js";
+import { parseRegistryEvents } from "../../../shared/events/index.js";
 import { startTestEmulator, type TestEmulator } from "../../helpers/emulator.js";
 import {
   type ReceivedRequest,
@@ -115,6 +116,26 @@ describe("the emulator's Event Grid events", () => {
     });
     expect(rawDeleted.data.target.tag).toBeUndefined();
     expect(rawDeleted.data.target.size).toBeUndefined();
+
+    // acr-steward's own event parser takes them as real ACR events.
+    const parsed = bodies.map((body) =>
+      parseRegistryEvents(body, {
+        allowedRegistries: new Set([env.loginServer]),
+        unknownEventTypes: "reject",
+        expectedShape: "eventgrid",
+      }),
+    );
+    expect(parsed.flatMap((result) => [...result.rejected, ...result.skipped])).toEqual([]);
+    expect(parsed.flatMap((result) => result.events)).toMatchObject([
+      {
+        kind: "push",
+        registry: env.loginServer,
+        repository: "team/events",
+        tag: "v1",
+        digest: image.manifestDigest,
+      },
+      { kind: "delete", registry: env.loginServer, repository: "team/events", digest: image.manifestDigest },
+    ]);
   });
 });
 
@@ -189,5 +210,22 @@ describe("the emulator's CloudEvents and native webhooks", () => {
       request: { method: "DELETE" },
     });
     expect(deletion.target.tag).toBeUndefined();
+
+    const options = { allowedRegistries: new Set([env.loginServer]), unknownEventTypes: "reject" } as const;
+    const fromCloudEvent = parseRegistryEvents(post?.body ?? "", {
+      ...options,
+      expectedShape: "cloudevents",
+    });
+    const fromWebhooks = webhook.requests.map((request) =>
+      parseRegistryEvents(request.body, { ...options, expectedShape: "acr-webhook" }),
+    );
+    for (const result of [fromCloudEvent, ...fromWebhooks]) {
+      expect([...result.rejected, ...result.skipped]).toEqual([]);
+    }
+    expect(fromCloudEvent.events).toMatchObject([{ kind: "push", source: "cloudevents", tag: "1.0.0" }]);
+    expect(fromWebhooks.flatMap((result) => result.events)).toMatchObject([
+      { kind: "push", source: "acr-webhook", registry: env.loginServer },
+      { kind: "delete", source: "acr-webhook", registry: env.loginServer },
+    ]);
   });
 });
