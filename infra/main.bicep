@@ -130,7 +130,9 @@ var functionAppName = '${abbrs.webSitesFunctions}${resourceToken}'
 var deploymentContainerName = 'app-package-${take(functionAppName, 32)}-${take(resourceToken, 7)}'
 var createRegistry = empty(existingRegistryName)
 var registryName = createRegistry ? '${abbrs.containerRegistryRegistries}${resourceToken}' : existingRegistryName
-var useAbacRoles = registryRoleAssignmentMode == 'AbacRepositoryPermissions'
+var systemTopicName = empty(registrySystemTopicName)
+  ? '${abbrs.eventGridSystemTopics}${registryName}'
+  : registrySystemTopicName
 
 resource rg 'Microsoft.Resources/resourceGroups@2025-04-01' = {
   name: empty(resourceGroupName) ? '${abbrs.resourcesResourceGroups}${environmentName}' : resourceGroupName
@@ -142,6 +144,8 @@ resource rg 'Microsoft.Resources/resourceGroups@2025-04-01' = {
 var registryResourceGroupName = createRegistry || empty(existingRegistryResourceGroupName)
   ? rg.name
   : existingRegistryResourceGroupName
+// Only a registry in our own resource group is wired by this template (see registry-wiring.bicep).
+var wireRegistryInTemplate = registryResourceGroupName == rg.name
 
 module functionIdentity 'modules/identity.bicep' = {
   name: 'function-identity'
@@ -225,52 +229,13 @@ module newRegistry 'modules/registry.bicep' = if (createRegistry) {
   }
 }
 
-module registry 'modules/registry-info.bicep' = {
-  name: 'registry-info'
+// Read, never deployed to: nothing in the registry's resource group is part of this deployment.
+resource existingRegistry 'Microsoft.ContainerRegistry/registries@2025-04-01' existing = {
+  name: registryName
   scope: resourceGroup(registryResourceGroupName)
-  params: {
-    registryName: registryName
-  }
-  dependsOn: [newRegistry]
 }
 
-// Function app: reads manifests, lists repositories and deletes what retention decides.
-module functionRegistryAccess 'modules/registry-access.bicep' = {
-  name: 'function-registry-access-${resourceToken}'
-  scope: resourceGroup(registryResourceGroupName)
-  params: {
-    registryName: registryName
-    principalId: functionIdentity.outputs.principalId
-    registryRoles: useAbacRoles
-      ? ['ContainerRegistryRepositoryContributor', 'ContainerRegistryRepositoryCatalogLister']
-      : ['AcrPull', 'AcrDelete']
-  }
-  dependsOn: [registry]
-}
-
-// Scanner: pulls the images it scans and its own image.
-module scannerRegistryAccess 'modules/registry-access.bicep' = {
-  name: 'scanner-registry-access-${resourceToken}'
-  scope: resourceGroup(registryResourceGroupName)
-  params: {
-    registryName: registryName
-    principalId: scannerIdentity.outputs.principalId
-    registryRoles: useAbacRoles ? ['ContainerRegistryRepositoryReader'] : ['AcrPull']
-  }
-  dependsOn: [registry]
-}
-
-module deployerRegistryAccess 'modules/registry-access.bicep' = if (!empty(deployerPrincipalId)) {
-  name: 'deployer-registry-access-${resourceToken}'
-  scope: resourceGroup(registryResourceGroupName)
-  params: {
-    registryName: registryName
-    principalId: deployerPrincipalId
-    principalType: ''
-    registryRoles: useAbacRoles ? ['ContainerRegistryRepositoryWriter'] : ['AcrPush']
-  }
-  dependsOn: [registry]
-}
+var registryLoginServer = createRegistry ? newRegistry!.outputs.loginServer : existingRegistry.properties.loginServer
 
 module functionApp 'modules/function-app.bicep' = {
   name: 'function-app'
@@ -289,7 +254,7 @@ module functionApp 'modules/function-app.bicep' = {
     applicationInsightsName: monitoring.outputs.applicationInsightsName
     maximumInstanceCount: functionMaximumInstanceCount
     instanceMemoryMB: functionInstanceMemoryMB
-    registryLoginServers: registry.outputs.loginServer
+    registryLoginServers: registryLoginServer
     acrAudience: acrAudience
     unknownEvents: unknownEvents
     scanFreshness: scanFreshness
@@ -302,45 +267,30 @@ module functionApp 'modules/function-app.bicep' = {
     webhookSecretKeyVaultSecretUri: webhookSecretKeyVaultSecretUri
   }
   // The host starts as soon as the app exists: let it find its storage roles in place.
-  dependsOn: [functionStorageAccess, functionRegistryAccess]
+  dependsOn: [functionStorageAccess]
 }
 
-module registryEventsTopic 'modules/registry-events-topic.bicep' = {
-  name: 'registry-events-topic-${resourceToken}'
-  scope: resourceGroup(registryResourceGroupName)
-  params: {
-    name: empty(registrySystemTopicName) ? '${abbrs.eventGridSystemTopics}${registryName}' : registrySystemTopicName
-    registryName: registryName
-    location: registry.outputs.location
-    tags: tags
-  }
-}
-
-// The topic identity may only add messages to registry-events and write dead letters.
-module topicStorageAccess 'modules/storage-access.bicep' = {
-  name: 'registry-events-topic-storage-access'
+// Registry roles and the Event Grid wiring. Deployed here only for a registry in our own resource
+// group; for one elsewhere the postprovision hook deploys the same module (see registry-wiring.bicep).
+module registryWiring 'modules/registry-wiring.bicep' = if (wireRegistryInTemplate) {
+  name: 'registry-wiring'
   scope: rg
   params: {
+    registryName: registryName
     storageAccountName: storage.outputs.name
-    principalId: registryEventsTopic.outputs.principalId
-    queueRoles: [{ queueName: queueNames.registryEvents, role: 'StorageQueueDataMessageSender' }]
-    containerRoles: [{ containerName: blobContainers.eventsDeadLetter, role: 'StorageBlobDataContributor' }]
-  }
-}
-
-module registryEventsSubscription 'modules/registry-events-subscription.bicep' = {
-  name: 'registry-events-subscription-${resourceToken}'
-  scope: resourceGroup(registryResourceGroupName)
-  params: {
-    systemTopicName: registryEventsTopic.outputs.name
-    storageAccountId: storage.outputs.id
-    queueName: queueNames.registryEvents
+    storageResourceGroupName: rg.name
+    registryRoleAssignmentMode: registryRoleAssignmentMode
+    functionPrincipalId: functionIdentity.outputs.principalId
+    scannerPrincipalId: scannerIdentity.outputs.principalId
+    deployerPrincipalId: deployerPrincipalId
+    systemTopicName: systemTopicName
+    eventsQueueName: queueNames.registryEvents
     deadLetterContainerName: blobContainers.eventsDeadLetter
     directFunctionAppName: enableDirectEventGridSubscription ? functionApp.outputs.name : ''
     directFunctionAppResourceGroupName: rg.name
+    // Not azd-env-name: azd must never take the registry's resource group for one of its own.
+    tags: { 'acr-steward-env': environmentName }
   }
-  // Event Grid checks its access to the destination when the subscription is created.
-  dependsOn: [topicStorageAccess]
 }
 
 module scanEventsTopic 'modules/scan-events-topic.bicep' = if (enableScanEventsTopic) {
@@ -376,7 +326,7 @@ module scanJob 'modules/scan-job.bicep' = {
     environmentId: containerAppsEnvironment.outputs.id
     identityId: scannerIdentity.outputs.id
     identityClientId: scannerIdentity.outputs.clientId
-    imageRegistryLoginServer: registry.outputs.loginServer
+    imageRegistryLoginServer: registryLoginServer
     imageName: scannerImageName
     storageAccountName: storage.outputs.name
     storageBlobEndpoint: storage.outputs.blobEndpoint
@@ -384,7 +334,7 @@ module scanJob 'modules/scan-job.bicep' = {
     storageTableEndpoint: storage.outputs.tableEndpoint
     scanQueueName: queueNames.scanRequests
     applicationInsightsName: monitoring.outputs.applicationInsightsName
-    registryLoginServers: registry.outputs.loginServer
+    registryLoginServers: registryLoginServer
     acrAudience: acrAudience
     scanFreshness: scanFreshness
     trivyDbRepository: trivyDbRepository
@@ -392,20 +342,30 @@ module scanJob 'modules/scan-job.bicep' = {
     scanEventsEndpoint: enableScanEventsTopic ? scanEventsTopic!.outputs.endpoint : ''
     maxExecutions: scanJobMaxExecutions
   }
-  // The first image pull and the first KEDA poll must find the roles in place.
-  dependsOn: [scannerStorageAccess, scannerRegistryAccess]
+  // The first KEDA poll and image pull must find the roles in place.
+  dependsOn: [scannerStorageAccess, registryWiring]
 }
 
 output AZURE_LOCATION string = location
 output AZURE_TENANT_ID string = tenant().tenantId
 output AZURE_RESOURCE_GROUP string = rg.name
-output AZURE_CONTAINER_REGISTRY_ENDPOINT string = registry.outputs.loginServer
+output AZURE_CONTAINER_REGISTRY_ENDPOINT string = registryLoginServer
 output AZURE_FUNCTION_APP_NAME string = functionApp.outputs.name
 output AZURE_FUNCTION_APP_HOST string = functionApp.outputs.defaultHostName
 output AZURE_FUNCTION_IDENTITY_CLIENT_ID string = functionIdentity.outputs.clientId
 output AZURE_SCAN_JOB_NAME string = scanJob.outputs.name
-output AZURE_REGISTRY_SYSTEM_TOPIC string = registryEventsTopic.outputs.name
-output ACR_STEWARD_REGISTRIES string = registry.outputs.loginServer
+output AZURE_FUNCTION_PRINCIPAL_ID string = functionIdentity.outputs.principalId
+output AZURE_SCANNER_PRINCIPAL_ID string = scannerIdentity.outputs.principalId
+// Read by infra/hooks/wire-registry.sh and unwire-registry.sh.
+output ACR_STEWARD_REGISTRY_WIRING string = wireRegistryInTemplate ? 'template' : 'hook'
+output ACR_STEWARD_REGISTRY_NAME string = registryName
+output ACR_STEWARD_REGISTRY_RESOURCE_GROUP string = registryResourceGroupName
+output ACR_STEWARD_REGISTRY_ROLE_MODE string = registryRoleAssignmentMode
+output ACR_STEWARD_REGISTRY_SYSTEM_TOPIC string = systemTopicName
+output ACR_STEWARD_EVENTS_QUEUE string = queueNames.registryEvents
+output ACR_STEWARD_EVENTS_DEADLETTER_CONTAINER string = blobContainers.eventsDeadLetter
+output ACR_STEWARD_DIRECT_EVENT_SUBSCRIPTION bool = enableDirectEventGridSubscription
+output ACR_STEWARD_REGISTRIES string = registryLoginServer
 output ACR_STEWARD_STORAGE_ACCOUNT string = storage.outputs.name
 output ACR_STEWARD_STORAGE_QUEUE_SERVICE_URI string = storage.outputs.queueEndpoint
 output ACR_STEWARD_STORAGE_TABLE_SERVICE_URI string = storage.outputs.tableEndpoint

@@ -407,6 +407,47 @@ describe.runIf(runnable)(title, () => {
       expect(tagged.get("scanner")).toBe("Microsoft.App/jobs");
     });
 
+    it("deploys into its own resource group only, so azd down never deletes the registry's", () => {
+      const rgName = (main.resources as Json[])
+        .map((resource) => resource as Record<string, Json>)
+        .find((resource) => resource.type === "Microsoft.Resources/resourceGroups")?.name;
+      expect(rgName).toEqual(expect.any(String));
+      const deployments = (main.resources as Record<string, Json>[]).filter(
+        (resource) => resource.type === "Microsoft.Resources/deployments",
+      );
+      expect(deployments.length).toBeGreaterThan(5);
+      for (const deployment of deployments)
+        expect(deployment.resourceGroup, String(deployment.name)).toBe(rgName);
+      const wiring = deployments.find((deployment) => deployment.name === "registry-wiring");
+      expect(wiring?.condition).toBe("[variables('wireRegistryInTemplate')]");
+      expect(String(main.variables?.wireRegistryInTemplate)).toContain(
+        "variables('registryResourceGroupName')",
+      );
+      expect(JSON.stringify((wiring?.properties as Record<string, Json>).parameters)).not.toContain(
+        "azd-env-name",
+      );
+    });
+
+    it("the postprovision hook deploys the same wiring module with every parameter it requires", () => {
+      const script = readFileSync("infra/hooks/wire-registry.sh", "utf8");
+      expect(script).toContain("--template-file infra/modules/registry-wiring.bicep");
+      const wiring = allScopes(main).find((scope) => scope.path === "main/registry-wiring");
+      const parameters = Object.entries(wiring?.template.parameters ?? {});
+      expect(parameters.length).toBeGreaterThan(5);
+      for (const [name, parameter] of parameters) {
+        if (parameter.defaultValue === undefined) expect(script, name).toMatch(new RegExp(`\\b${name}=`));
+      }
+      const outputs = new Set(Object.keys(main.outputs ?? {}));
+      const fromAzd = new Set(["AZURE_ENV_NAME", "AZURE_SUBSCRIPTION_ID"]);
+      for (const hook of ["infra/hooks/wire-registry.sh", "infra/hooks/unwire-registry.sh"]) {
+        const used = [...readFileSync(hook, "utf8").matchAll(/\$\{?([A-Z][A-Z0-9_]+)/g)].map(([, name]) =>
+          String(name),
+        );
+        for (const name of used)
+          expect(outputs.has(name) || fromAzd.has(name), `${hook}: ${name}`).toBe(true);
+      }
+    });
+
     it("main.parameters.json sets only parameters main.bicep declares", () => {
       const file = JSON.parse(readFileSync("infra/main.parameters.json", "utf8")) as {
         parameters: Record<string, unknown>;
