@@ -40,6 +40,20 @@ export type WebhookClassification =
 
 export type WebhookDeliveryKind = "eventgrid-events" | "cloudevents" | "acr-webhook";
 
+/** A request that carries events to ingest. */
+export type WebhookDelivery = Extract<WebhookClassification, { kind: WebhookDeliveryKind }>;
+
+/** A request answered without ingesting anything: a handshake or a refusal. */
+export type WebhookImmediate = Exclude<WebhookClassification, WebhookDelivery>;
+
+export function isWebhookDelivery(classification: WebhookClassification): classification is WebhookDelivery {
+  return (
+    classification.kind === "eventgrid-events" ||
+    classification.kind === "cloudevents" ||
+    classification.kind === "acr-webhook"
+  );
+}
+
 /** The parser shape matching a delivery classification (for `expectedShape`). */
 export const SHAPE_OF_DELIVERY: Readonly<Record<WebhookDeliveryKind, EventShape>> = {
   "eventgrid-events": "eventgrid",
@@ -338,6 +352,8 @@ const ALLOWED_METHODS = "OPTIONS, POST";
  * The answer for requests that end at classification (handshakes, refusals); `undefined` for
  * deliveries, which are answered with `webhookResponseForParseResult` after ingestion.
  */
+export function webhookResponseFor(classification: WebhookImmediate): WebhookResponse;
+export function webhookResponseFor(classification: WebhookClassification): WebhookResponse | undefined;
 export function webhookResponseFor(classification: WebhookClassification): WebhookResponse | undefined {
   switch (classification.kind) {
     case "eventgrid-validation":

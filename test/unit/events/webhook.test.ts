@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import {
   authorizeWebhookRequest,
   classifyWebhookRequest,
+  isWebhookDelivery,
   parseRegistryEvents,
   SHAPE_OF_DELIVERY,
   verifySharedSecret,
@@ -288,5 +289,57 @@ describe("webhookResponseForParseResult", () => {
       rejections: [{ path: "$[1].data.target.digest", eventId: "0b7c4f0e-6d2a-4a51-9a36-1f0e8d2b3c41" }],
     });
     expect((response.jsonBody as { error: string }).error).toMatch(/\$\[1\]\.data\.target\.digest/);
+  });
+});
+
+describe("a thin adapter built from these pieces", () => {
+  /** The flow docs/events.md recommends for the registryWebhook function, with an in-memory ingest. */
+  function handle(request: WebhookRequest, ingested: unknown[]) {
+    const classification = classifyWebhookRequest(request);
+    if (!isWebhookDelivery(classification)) return webhookResponseFor(classification);
+    const auth = authorizeWebhookRequest(classification, request.headers, { secret: SECRET });
+    if (!auth.ok) return webhookResponseForSecret(auth);
+    const result = parseRegistryEvents(classification.body, {
+      allowedRegistries: new Set([CONTOSO]),
+      unknownEventTypes: "skip",
+      expectedShape: SHAPE_OF_DELIVERY[classification.kind],
+      ...(classification.kind === "acr-webhook" && classification.registryHint
+        ? { defaultRegistry: classification.registryHint }
+        : {}),
+    });
+    ingested.push(...result.events);
+    return webhookResponseForParseResult(result);
+  }
+
+  it("handles an Event Grid session: handshake, then a batch", () => {
+    const ingested: unknown[] = [];
+    const handshake = handle(
+      post(fixtureText("validation/subscription_validation.json"), {
+        "aeg-event-type": "SubscriptionValidation",
+      }),
+      ingested,
+    );
+    expect(handshake.status).toBe(200);
+    expect(ingested).toEqual([]);
+    const batch = handle(
+      post(fixtureText("eventgrid/batch_mixed.json"), { "aeg-event-type": "Notification" }),
+      ingested,
+    );
+    expect(batch).toMatchObject({ status: 200, jsonBody: { accepted: 4, skipped: 1, rejected: 0 } });
+    expect(ingested).toHaveLength(4);
+  });
+
+  it("handles ACR webhooks only with the secret, and chart webhooks with ?registry=", () => {
+    const ingested: unknown[] = [];
+    expect(handle(post(fixtureText("webhook/push.json")), ingested).status).toBe(401);
+    expect(ingested).toEqual([]);
+    const withSecret = { "x-acr-steward-secret": SECRET };
+    expect(handle(post(fixtureText("webhook/push.json"), withSecret), ingested).status).toBe(200);
+    expect(handle(post(fixtureText("webhook/chart_push.json"), withSecret), ingested).status).toBe(400);
+    expect(
+      handle(post(fixtureText("webhook/chart_push.json"), withSecret, { registry: CONTOSO }), ingested)
+        .status,
+    ).toBe(200);
+    expect(ingested).toHaveLength(2);
   });
 });
