@@ -166,6 +166,41 @@ const INDEX = Buffer.from(
   }),
 );
 
+const DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json";
+const DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json";
+const DOCKER_V2 = Buffer.from(
+  JSON.stringify({
+    schemaVersion: 2,
+    mediaType: DOCKER_MANIFEST,
+    config: {
+      mediaType: "application/vnd.docker.container.image.v1+json",
+      digest: sha256(CONFIG),
+      size: CONFIG.length,
+    },
+    layers: [
+      {
+        mediaType: "application/vnd.docker.image.rootfs.diff.tar.gzip",
+        digest: sha256(LAYER),
+        size: LAYER.length,
+      },
+    ],
+  }),
+);
+const DOCKER_MANIFEST_LIST = Buffer.from(
+  JSON.stringify({
+    schemaVersion: 2,
+    mediaType: DOCKER_LIST,
+    manifests: [
+      {
+        mediaType: DOCKER_MANIFEST,
+        digest: sha256(DOCKER_V2),
+        size: DOCKER_V2.length,
+        platform: { architecture: "amd64", os: "linux" },
+      },
+    ],
+  }),
+);
+
 const REPO = "compare/app";
 const OTHER = "compare/other";
 const THIRD = "compare/third";
@@ -589,6 +624,74 @@ const steps: Step[] = [
     },
   },
   {
+    name: "PUT and GET a Docker v2 schema 2 manifest and a Docker manifest list",
+    run: async (client) => {
+      const put = await client.send("PUT", `/v2/${THIRD}/manifests/docker`, {
+        headers: { "content-type": DOCKER_MANIFEST },
+        body: DOCKER_V2,
+      });
+      const putList = await client.send("PUT", `/v2/${THIRD}/manifests/docker-list`, {
+        headers: { "content-type": DOCKER_LIST },
+        body: DOCKER_MANIFEST_LIST,
+      });
+      const get = await client.send("GET", `/v2/${THIRD}/manifests/docker`, {
+        headers: { accept: ACCEPT_ALL },
+      });
+      const getList = await client.send("GET", `/v2/${THIRD}/manifests/docker-list`, {
+        headers: { accept: ACCEPT_ALL },
+      });
+      return {
+        status: put.status,
+        headers: {
+          ...observe(put, ["docker-content-digest", "location"]).headers,
+          ...prefix("putList", observe(putList, ["docker-content-digest", "location"])),
+          ...prefix("get", observe(get, ["docker-content-digest", "content-type", "content-length"])),
+          ...prefix("getList", observe(getList, ["docker-content-digest", "content-type", "content-length"])),
+        },
+      };
+    },
+  },
+  {
+    name: "GET a blob through a repository that does not hold it",
+    run: async (client) =>
+      observe(await client.send("GET", `/v2/${OTHER}/blobs/${sha256(CONFIG)}`), ["content-type"]),
+  },
+  {
+    name: "complete an upload without a digest",
+    run: async (client) => {
+      const started = await client.send("POST", `/v2/${REPO}/blobs/uploads/`);
+      return observe(await client.send("PUT", location(started), { body: SMALL }), ["content-type"]);
+    },
+  },
+  {
+    name: "PUT a manifest that is not JSON",
+    run: async (client) =>
+      observe(
+        await client.send("PUT", `/v2/${REPO}/manifests/garbage`, {
+          headers: { "content-type": OCI_MANIFEST },
+          body: "this is not a manifest",
+        }),
+        ["content-type"],
+      ),
+  },
+  {
+    name: "DELETE an unknown manifest",
+    run: async (client) =>
+      observe(await client.send("DELETE", `/v2/${REPO}/manifests/${NEVER_PUSHED}`), ["content-type"]),
+  },
+  {
+    name: "HEAD an unknown manifest",
+    run: async (client) => {
+      const head = await client.send("HEAD", `/v2/${REPO}/manifests/no-such-tag`, {
+        headers: { accept: ACCEPT_ALL },
+      });
+      return {
+        ...observe(head, []),
+        headers: { ...observe(head, []).headers, body: String(head.body.length) },
+      };
+    },
+  },
+  {
     name: "unknown manifest",
     run: async (client) =>
       observe(
@@ -793,6 +896,18 @@ const REFERENCE_EXPECTATIONS: Record<string, (observation: Observation) => void>
     expect(o.errorCode).toBe("BLOB_UNKNOWN");
   },
   "unknown manifest": (o) => expect(o.errorCode).toBe("MANIFEST_UNKNOWN"),
+  "PUT and GET a Docker v2 schema 2 manifest and a Docker manifest list": (o) => {
+    expect(o.status).toBe(201);
+    expect(o.headers["putList.status"]).toBe("201");
+    expect(o.headers["get.content-type"]).toBe(DOCKER_MANIFEST);
+    expect(o.headers["get.docker-content-digest"]).toBe(sha256(DOCKER_V2));
+    expect(o.headers["getList.content-type"]).toBe(DOCKER_LIST);
+  },
+  "GET a blob through a repository that does not hold it": (o) => {
+    expect(o.status).toBe(404);
+    expect(o.errorCode).toBe("BLOB_UNKNOWN");
+  },
+  "DELETE an unknown manifest": (o) => expect(o.status).toBe(404),
   "tag list of an unknown repository": (o) => expect(o.errorCode).toBe("NAME_UNKNOWN"),
   "invalid digest in a blob URL": (o) => expect(o.errorCode).toBe("DIGEST_INVALID"),
 };
