@@ -1,6 +1,12 @@
 import { Command, CommanderError } from "commander";
 import { ensureError, ValidationError } from "../shared/errors/index.js";
+import { registerCpCommand } from "./commands/cp.js";
 import { registerEmulatorCommand } from "./commands/emulator.js";
+import { registerExistsCommand } from "./commands/exists.js";
+import { registerInspectCommand } from "./commands/inspect.js";
+import { registerLockCommands } from "./commands/lock.js";
+import { registerLsCommand } from "./commands/ls.js";
+import { registerRmCommand } from "./commands/rm.js";
 import { ExitCode } from "./exitCodes.js";
 
 const EXIT_CODES_HELP = `
@@ -22,6 +28,12 @@ export function buildProgram(): Command {
     .addHelpText("after", EXIT_CODES_HELP)
     .exitOverride();
   registerEmulatorCommand(program);
+  registerLsCommand(program);
+  registerInspectCommand(program);
+  registerExistsCommand(program);
+  registerCpCommand(program);
+  registerRmCommand(program);
+  registerLockCommands(program);
   return program;
 }
 

@@ -401,6 +401,7 @@ export class AcrRegistry implements Registry {
       digest: m.digest,
       ...(m.mediaType ? { mediaType: m.mediaType } : {}),
       ...(artifactType === undefined ? {} : { artifactType }),
+      ...(m.configMediaType ? { configMediaType: m.configMediaType } : {}),
       ...(m.imageSize === undefined ? {} : { sizeBytes: m.imageSize }),
       ...(m.createdTime ? { createdAt: new Date(m.createdTime) } : {}),
       ...(m.lastUpdateTime ? { updatedAt: new Date(m.lastUpdateTime) } : {}),

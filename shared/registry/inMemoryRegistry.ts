@@ -281,6 +281,7 @@ export class InMemoryRegistry implements Registry {
       digest: base.digest,
       mediaType: base.mediaType,
       ...(base.artifactType === undefined ? {} : { artifactType: base.artifactType }),
+      ...(base.configMediaType === undefined ? {} : { configMediaType: base.configMediaType }),
       ...(base.sizeBytes === undefined ? {} : { sizeBytes: base.sizeBytes }),
       createdAt: stored.createdAt,
       updatedAt: stored.updatedAt,

@@ -254,6 +254,7 @@ export function describeManifest(
     manifestSizeBytes: content.bytes.length,
     ...(sizeBytes === undefined ? {} : { sizeBytes }),
     ...(manifest.artifactType === undefined ? {} : { artifactType: manifest.artifactType }),
+    ...(manifest.config?.mediaType === undefined ? {} : { configMediaType: manifest.config.mediaType }),
     ...(config.created === undefined
       ? {}
       : { createdAt: config.created, createdFrom: "image-config" as const }),

@@ -114,8 +114,10 @@ export interface ManifestSummary {
   readonly digest: string;
   /** Unknown (undefined) when the listing does not say. */
   readonly mediaType?: string;
-  /** ACR's `configMediaType`, or the OCI `artifactType`: tells signatures and SBOMs from images. */
+  /** The OCI `artifactType`, or a config media type that is not an image config: signatures, SBOMs... */
   readonly artifactType?: string;
+  /** Media type of the config blob (ACR's `configMediaType`); tells images from other artifacts. */
+  readonly configMediaType?: string;
   /** ACR's image size; elsewhere the manifest, config and layer sizes added up. */
   readonly sizeBytes?: number;
   readonly createdAt?: Date;

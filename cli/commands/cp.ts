@@ -1,0 +1,68 @@
+import type { Command } from "commander";
+import { JsonLinesAuditSink } from "../../shared/registry/audit.js";
+import { type CopyResult, copyImage, parseImageReference } from "../../shared/registry/index.js";
+import {
+  addRegistryOptions,
+  type CliDependencies,
+  cliActor,
+  defaultDependencies,
+  parseFlags,
+  RegistryFlagsSchema,
+} from "../globalOptions.js";
+import { createProgress, formatBytes, renderFields, writeJson } from "../output.js";
+
+/** `acr-steward cp SRC DST`: copy an image or index (with its children), keeping the digest. */
+export function registerCpCommand(program: Command, deps: CliDependencies = defaultDependencies()): void {
+  addRegistryOptions(
+    program
+      .command("cp")
+      .description(
+        "Copy an image or a multi-platform index with all its children, keeping its digest (same registry: blob mounts; across registries: streamed)",
+      )
+      .argument("<source>", "[registry/]repository:tag or @digest")
+      .argument("<target>", "[registry/]repository[:tag]; without a tag the source's tag is used"),
+  ).action(async (sourceText: string, targetText: string, options: unknown) => {
+    const flags = parseFlags(RegistryFlagsSchema, options);
+    const sourceReference = parseImageReference(sourceText);
+    const targetReference = parseImageReference(targetText, { requireTagOrDigest: false });
+    const source = await deps.openRegistry(flags, sourceReference.registry);
+    const target =
+      targetReference.registry === undefined || targetReference.registry === source.loginServer
+        ? source
+        : await deps.openRegistry(flags, targetReference.registry);
+    const progress = createProgress(deps.io, "copying", { quiet: flags.json });
+    let blobs = 0;
+    let bytes = 0;
+    const result = await copyImage({
+      source,
+      sourceReference,
+      target,
+      targetReference,
+      audit: new JsonLinesAuditSink((line) => deps.io.stderr.write(line)),
+      actor: cliActor(),
+      onProgress: (event) => {
+        if (event.kind === "blob") blobs += 1;
+        bytes += event.bytes;
+        progress.update(`${blobs} blobs, ${formatBytes(bytes)}`);
+      },
+    });
+    progress.done();
+    if (flags.json) writeJson(deps.io, result);
+    else deps.io.stdout.write(renderCopy(result));
+  });
+}
+
+function renderCopy(result: CopyResult): string {
+  return renderFields([
+    ["source", result.source],
+    ["target", result.target],
+    ["digest", result.digest],
+    ["media type", result.mediaType],
+    ["manifests", String(result.manifests)],
+    [
+      "blobs",
+      `${result.blobsUploaded} uploaded, ${result.blobsMounted} mounted, ${result.blobsSkipped} already there`,
+    ],
+    ["uploaded", formatBytes(result.bytesUploaded)],
+  ]);
+}
