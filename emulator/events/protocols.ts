@@ -74,7 +74,7 @@ export function eventGridProtocol(options: EventGridProtocolOptions): DeliveryPr
     kind: "eventgrid",
     maxEventsPerRequest: options.maxEventsPerBatch,
     async handshake(send) {
-      const validationCode = randomUUID().toUpperCase();
+      const validationCode = randomUUID();
       const expected = await options.validationListener.expect(options.subscriptionName, validationCode);
       try {
         const event = buildSubscriptionValidationEvent({

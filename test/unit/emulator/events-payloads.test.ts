@@ -185,6 +185,19 @@ describe("ACR native webhook bodies", () => {
 });
 
 describe("the subscription validation event", () => {
+  it("has the fields of Event Grid's documented validation event", () => {
+    const documented = (readFixture("validation/subscription_validation.json") as unknown as unknown[])[0];
+    const ours = buildSubscriptionValidationEvent({
+      id: "id-1",
+      topic: origin.topic,
+      validationCode: "CODE-1",
+      validationUrl: "http://127.0.0.1:1/eventsubscriptions/x/validate?id=CODE-1",
+      now: publishedAt,
+    });
+    expect(keyPaths(ours).sort()).toEqual(keyPaths(documented).sort());
+    expect(ours).toMatchObject({ subject: "", dataVersion: "1", metadataVersion: "1" });
+  });
+
   it("is a valid Event Grid event carrying the code and URL", async () => {
     const event = buildSubscriptionValidationEvent({
       id: "id-1",
