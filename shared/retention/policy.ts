@@ -1,4 +1,4 @@
-import { parse as parseYaml } from "yaml";
+import { parseDocument } from "yaml";
 import { z } from "zod";
 import { ValidationError } from "../errors/index.js";
 import { checkDuration, DURATION_PATTERN, durationToMilliseconds } from "./duration.js";
@@ -288,7 +288,10 @@ export function parseRetentionPolicy(text: string, source = "policy"): Retention
   }
   let document: unknown;
   try {
-    document = parseYaml(text, { uniqueKeys: true, maxAliasCount: 50 });
+    const parsed = parseDocument(text, { uniqueKeys: true, logLevel: "silent" });
+    const problem = parsed.errors[0] ?? parsed.warnings[0];
+    if (problem) throw problem;
+    document = parsed.toJS({ maxAliasCount: 50 });
   } catch (error) {
     throw new ValidationError(
       `Invalid retention policy (${source}): not valid YAML or JSON: ${(error as Error).message}`,
