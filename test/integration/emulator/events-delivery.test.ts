@@ -285,7 +285,12 @@ describe("Event Grid schema delivery", () => {
     const { notifications, delivery, logs } = deliver({ eventsUrl: "http://127.0.0.1:9/unreachable" });
     for (let i = 0; i < 100; i += 1) notifications.emit("manifest", notification());
     // emit() only queued: nothing was sent or settled while the registry's request was being handled.
-    expect(delivery.stats()[0]).toMatchObject({ state: "validating", pending: 100, delivered: 0, dropped: 0 });
+    expect(delivery.stats()[0]).toMatchObject({
+      state: "validating",
+      pending: 100,
+      delivered: 0,
+      dropped: 0,
+    });
     await delivery.drain();
     expect(delivery.stats()[0]).toMatchObject({ state: "new", delivered: 0, dropped: 100, pending: 0 });
     expect(logs.some((line) => line.includes("validation failed"))).toBe(true);
