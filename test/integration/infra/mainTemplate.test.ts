@@ -169,6 +169,33 @@ describe.runIf(runnable)(title, () => {
       }
     });
 
+    it("give the function app and the scanner only the storage roles their work needs", () => {
+      const grants = (path: string) => {
+        const scope = allScopes(main).find((candidate) => candidate.path === path);
+        expect(scope, path).toBeDefined();
+        const values = scope?.parameterValues ?? {};
+        return { account: values.accountRoles, containers: values.containerRoles, queues: values.queueRoles };
+      };
+      expect(grants("main/function-storage-access")).toEqual({
+        account: ["StorageBlobDataOwner", "StorageQueueDataContributor", "StorageTableDataContributor"],
+        containers: undefined,
+        queues: undefined,
+      });
+      const scanner = grants("main/scanner-storage-access");
+      expect(scanner.account).toEqual(["StorageQueueDataContributor", "StorageTableDataContributor"]);
+      expect(scanner.queues).toBeUndefined();
+      const scannerScope = allScopes(main).find(
+        (candidate) => candidate.path === "main/scanner-storage-access",
+      );
+      const containers = scanner.containers as { containerName: Json; role: string }[];
+      expect(
+        containers.map((grant) => ({
+          role: grant.role,
+          container: resolveValue(grant.containerName, scannerScope?.parent ?? (scannerScope as never)),
+        })),
+      ).toEqual([{ role: "StorageBlobDataContributor", container: BLOB_CONTAINERS.scanReports }]);
+    });
+
     it("give the Event Grid topic identity only queue-send on registry-events and blob write on the dead-letter container", () => {
       const topicAccess = allScopes(main).find((scope) =>
         scope.path.endsWith("registry-events-topic-storage-access"),
