@@ -1,4 +1,3 @@
-import { ensureError, ValidationError } from "../errors/index.js";
 import { type RegistryEvent, RegistryEventSchema } from "../events/registryEvent.js";
 import type { ApplyResult, InventoryStore } from "../inventory/ports.js";
 import type { FollowUp } from "../queues/followUp.js";
@@ -15,7 +14,7 @@ import type { FollowUp } from "../queues/followUp.js";
 export interface IngestDependencies {
   readonly inventory: InventoryStore;
   readonly followUp: FollowUp;
-  /** Events applied at once (each is independent; the inventory resolves races with ETags). */
+  /** Follow-up requests made at once. */
   readonly concurrency?: number;
 }
 
@@ -69,18 +68,18 @@ export async function ingestEvents(
     }
   });
 
-  const results: ApplyResult[] = [];
-  const applied: { event: RegistryEvent; result: ApplyResult }[] = [];
-  await forEachLimited(valid, dependencies.concurrency ?? DEFAULT_CONCURRENCY, async ({ event, index }) => {
-    try {
-      const result = await dependencies.inventory.apply(event);
-      results.push(result);
-      applied.push({ event, result });
-    } catch (error) {
-      if (!(error instanceof ValidationError)) throw error;
-      errors.push({ eventId: event.id, index, message: ensureError(error).message });
-    }
-  });
+  const outcome = await dependencies.inventory.applyAll(valid.map(({ event }) => event));
+  for (const rejected of outcome.rejected) {
+    const original = valid[rejected.index];
+    errors.push({ eventId: rejected.eventId, index: original?.index ?? -1, message: rejected.error.message });
+  }
+  const results = outcome.results;
+  const rejectedPositions = new Set(outcome.rejected.map((rejected) => rejected.index));
+  const acceptedEvents = valid.filter((_, position) => !rejectedPositions.has(position));
+  const applied = results.map((result, position) => ({
+    event: (acceptedEvents[position] as { event: RegistryEvent }).event,
+    result,
+  }));
 
   const { scansQueued, retentionQueued } = await requestFollowUp(applied, dependencies, now);
   const count = (outcome: ApplyResult["outcome"]) =>
@@ -108,7 +107,7 @@ export async function ingestEvents(
  */
 async function requestFollowUp(
   applied: readonly { event: RegistryEvent; result: ApplyResult }[],
-  { followUp }: IngestDependencies,
+  { followUp, concurrency }: IngestDependencies,
   now: Date,
 ): Promise<{ scansQueued: number; retentionQueued: number }> {
   const scans = new Map<string, RegistryEvent>();
@@ -126,16 +125,15 @@ async function requestFollowUp(
       redelivered || (result.outcome === "applied" && (result.becamePresent || result.tagChanged));
     if (wantsRetention && !retention.has(repositoryKey)) retention.set(repositoryKey, event);
   }
+  const limit = concurrency ?? DEFAULT_CONCURRENCY;
   let scansQueued = 0;
-  for (const event of scans.values()) {
-    const decision = await followUp.requestScan(event, event.id, now);
-    if (decision === "queued") scansQueued++;
-  }
+  await forEachLimited([...scans.values()], limit, async (event) => {
+    if ((await followUp.requestScan(event, event.id, now)) === "queued") scansQueued++;
+  });
   let retentionQueued = 0;
-  for (const event of retention.values()) {
-    const decision = await followUp.requestRetention(event, event.id, now);
-    if (decision === "queued") retentionQueued++;
-  }
+  await forEachLimited([...retention.values()], limit, async (event) => {
+    if ((await followUp.requestRetention(event, event.id, now)) === "queued") retentionQueued++;
+  });
   return { scansQueued, retentionQueued };
 }
 

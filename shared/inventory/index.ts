@@ -26,12 +26,14 @@ export {
   tagExists,
 } from "./model.js";
 export type {
+  ApplyAllResult,
   ApplyResult,
   InventoryStore,
   ListImagesOptions,
   ListTagsOptions,
   ManifestEnricher,
   ManifestRecord,
+  RejectedApply,
   TagRecord,
 } from "./ports.js";
 export type { StorageCallObserver } from "./storageErrors.js";

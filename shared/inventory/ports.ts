@@ -1,3 +1,4 @@
+import type { ValidationError } from "../errors/index.js";
 import type { RegistryEvent } from "../events/registryEvent.js";
 import type { ArtifactKind, ManifestDescription, MergeOutcome } from "./model.js";
 
@@ -66,10 +67,25 @@ export interface ListTagsOptions {
   readonly includeDeleted?: boolean;
 }
 
+export interface RejectedApply {
+  readonly index: number;
+  readonly eventId: string;
+  /** The event's names cannot be stored (they break the key grammar). */
+  readonly error: ValidationError;
+}
+
+export interface ApplyAllResult {
+  /** One result per accepted event, in input order. */
+  readonly results: readonly ApplyResult[];
+  readonly rejected: readonly RejectedApply[];
+}
+
 /** The image inventory: idempotent, order-safe application of events, and queries. */
 export interface InventoryStore {
   /** Applies one event. Duplicates and older events change nothing. @throws on storage failures. */
   apply(event: RegistryEvent): Promise<ApplyResult>;
+  /** Applies a batch (cheaper than one by one). @throws on storage failures; bad names are `rejected`. */
+  applyAll(events: readonly RegistryEvent[]): Promise<ApplyAllResult>;
   listImages(options?: ListImagesOptions): AsyncIterable<ManifestRecord>;
   getManifest(registry: string, repository: string, digest: string): Promise<ManifestRecord | undefined>;
   listTags(registry: string, repository: string, options?: ListTagsOptions): Promise<TagRecord[]>;

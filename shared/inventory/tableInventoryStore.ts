@@ -1,5 +1,5 @@
-import { odata, type TableClient, type TableEntityResult } from "@azure/data-tables";
-import { ConflictError, ensureError } from "../errors/index.js";
+import { odata, type TableClient, type TableEntityResult, type TransactionAction } from "@azure/data-tables";
+import { ConflictError, ensureError, ValidationError } from "../errors/index.js";
 import type { RegistryEvent } from "../events/registryEvent.js";
 import { auditDayKey, encodeDigestKey, encodeEventIdKey, encodeRepositoryKey, encodeTagKey } from "./keys.js";
 import {
@@ -19,12 +19,14 @@ import {
   tagExists,
 } from "./model.js";
 import type {
+  ApplyAllResult,
   ApplyResult,
   InventoryStore,
   ListImagesOptions,
   ListTagsOptions,
   ManifestEnricher,
   ManifestRecord,
+  RejectedApply,
   TagRecord,
 } from "./ports.js";
 import { observed, type StorageCallObserver, storageStatus, translateStorageError } from "./storageErrors.js";
@@ -53,6 +55,8 @@ export interface TableInventoryStoreOptions {
   readonly onStorageCall?: StorageCallObserver;
   /** Attempts at one conditional write before giving up with ConflictError. */
   readonly maxAttempts?: number;
+  /** Rows remembered (with their ETag) between events; 0 turns the memory off. */
+  readonly rememberedRows?: number;
 }
 
 interface ManifestEntity {
@@ -88,20 +92,82 @@ interface Versioned<T> {
 }
 
 const MAX_ERROR_TEXT = 500;
+/** Entity-group transactions take at most 100 operations, all in one partition. */
+const MAX_TRANSACTION_ACTIONS = 100;
+const PARTITION_CONCURRENCY = 4;
+
+interface IndexedEvent {
+  readonly event: RegistryEvent;
+  readonly index: number;
+}
+
+interface RowKind<S> {
+  readonly table: "manifests" | "tags";
+  readonly name: string;
+  /** Prefix of the remembered-row keys. */
+  readonly prefix: string;
+  toEntity(state: S): object;
+  fromEntity(entity: object): S;
+}
+
+interface RowWrite<S> {
+  readonly rowKey: string;
+  readonly state: S;
+  readonly etag: string | undefined;
+}
 
 class RetryAfterConflict extends Error {}
+
+/**
+ * The rows this process wrote or read last, with their ETags. Registers only move forward, so an
+ * event that changes nothing against a remembered row changes nothing against the stored one either
+ * (no storage call at all), and a write with a remembered ETag that is out of date fails with 412
+ * and is redone on a fresh read. Bounded: the oldest rows are forgotten first.
+ */
+class RememberedRows {
+  readonly #rows = new Map<string, Versioned<unknown>>();
+  readonly #capacity: number;
+
+  constructor(capacity: number) {
+    this.#capacity = capacity;
+  }
+
+  get<T>(key: string): Versioned<T> | undefined {
+    const row = this.#rows.get(key);
+    if (row === undefined) return undefined;
+    this.#rows.delete(key);
+    this.#rows.set(key, row);
+    return row as Versioned<T>;
+  }
+
+  set<T>(key: string, row: Versioned<T>): void {
+    if (this.#capacity <= 0) return;
+    this.#rows.delete(key);
+    this.#rows.set(key, row);
+    if (this.#rows.size > this.#capacity) {
+      const oldest = this.#rows.keys().next().value;
+      if (oldest !== undefined) this.#rows.delete(oldest);
+    }
+  }
+
+  forget(key: string): void {
+    this.#rows.delete(key);
+  }
+}
 
 export class TableInventoryStore implements InventoryStore {
   readonly #tables: TableInventoryTables;
   readonly #enricher: ManifestEnricher;
   readonly #observer: StorageCallObserver | undefined;
   readonly #maxAttempts: number;
+  readonly #remembered: RememberedRows;
 
   constructor(tables: TableInventoryTables, options: TableInventoryStoreOptions) {
     this.#tables = tables;
     this.#enricher = options.enricher;
     this.#observer = options.onStorageCall;
     this.#maxAttempts = options.maxAttempts ?? 20;
+    this.#remembered = new RememberedRows(options.rememberedRows ?? 10_000);
   }
 
   /** Creates the tables if they do not exist (idempotent; run once per process). */
@@ -118,31 +184,45 @@ export class TableInventoryStore implements InventoryStore {
   }
 
   async apply(event: RegistryEvent): Promise<ApplyResult> {
-    const partitionKey = encodeRepositoryKey(event.registry, event.repository);
-    encodeDigestKey(event.digest);
-    const manifest = await this.#applyToManifest(partitionKey, event);
-    let tag: TagMerge | undefined;
-    if (event.tag !== undefined && isPushKind(event.kind)) {
-      tag = await this.#applyToTag(partitionKey, { ...event, tag: event.tag });
-    }
-    const tagChanged = tag?.changed ?? false;
-    const outcome =
-      manifest.merge.outcome === "tombstoned"
-        ? "tombstoned"
-        : manifest.merge.changed || tagChanged
-          ? "applied"
-          : manifest.merge.outcome === "duplicate" || tag?.outcome === "duplicate"
-            ? "duplicate"
-            : "stale";
-    if (manifest.merge.changed || tagChanged) await this.#audit(event, outcome);
+    const { results, rejected } = await this.applyAll([event]);
+    if (rejected[0]) throw rejected[0].error;
+    return results[0] as ApplyResult;
+  }
+
+  /**
+   * Applies a batch: events of one repository share their reads (one query per 14 rows) and their
+   * writes (one entity-group transaction per 100 rows), so a batch costs a few calls per repository
+   * instead of several per event. Events whose names cannot be keys are returned as rejected.
+   */
+  async applyAll(events: readonly RegistryEvent[]): Promise<ApplyAllResult> {
+    const rejected: RejectedApply[] = [];
+    const byPartition = new Map<string, IndexedEvent[]>();
+    events.forEach((event, index) => {
+      try {
+        const partitionKey = encodeRepositoryKey(event.registry, event.repository);
+        encodeDigestKey(event.digest);
+        if (event.tag !== undefined) encodeTagKey(event.tag);
+        const items = byPartition.get(partitionKey) ?? [];
+        items.push({ event, index });
+        byPartition.set(partitionKey, items);
+      } catch (error) {
+        if (!(error instanceof ValidationError)) throw error;
+        rejected.push({ index, eventId: event.id, error });
+      }
+    });
+
+    const results = new Map<number, ApplyResult>();
+    await forEachLimited([...byPartition], PARTITION_CONCURRENCY, async ([partitionKey, items]) => {
+      for (const [index, result] of await this.#applyPartition(partitionKey, items))
+        results.set(index, result);
+    });
+    const changed = [...results]
+      .filter(([, result]) => result.outcome === "applied" || result.outcome === "tombstoned")
+      .map(([index, result]) => ({ event: events[index] as RegistryEvent, outcome: result.outcome }));
+    await this.#audit(changed);
     return {
-      eventId: event.id,
-      outcome,
-      becamePresent: manifest.merge.becamePresent,
-      present: isPresent(manifest.state),
-      tagChanged,
-      needsEnrichment: manifest.state.needsEnrichment,
-      artifact: manifest.state.artifact,
+      results: [...results].sort(([a], [b]) => a - b).map(([, result]) => result),
+      rejected,
     };
   }
 
@@ -213,49 +293,103 @@ export class TableInventoryStore implements InventoryStore {
       .sort((a, b) => (a.tag < b.tag ? -1 : a.tag > b.tag ? 1 : 0));
   }
 
-  async #applyToManifest(
+  async #applyPartition(
     partitionKey: string,
-    event: RegistryEvent,
-  ): Promise<{ merge: ManifestMerge; state: ManifestState }> {
-    // Read once per event even if the write is retried: the registry is slower than the table.
-    let description: { value?: ManifestDescription; error?: string } | undefined;
-    return this.#retrying(`apply ${event.id} to manifest ${event.repository}@${event.digest}`, async () => {
-      const current = await this.#readManifest(partitionKey, event.digest);
-      const merge = mergeManifestEvent(current?.state, event);
-      if (!merge.changed) return { merge, state: merge.state };
-
-      let state = merge.state;
-      const wantsDescription =
-        state.artifact === "image" &&
-        state.description === undefined &&
-        isPresent(state) &&
-        isPushKind(event.kind);
-      if (wantsDescription) {
-        description ??= await this.#describe(state);
-        state = { ...state, description: description.value, enrichmentError: description.error };
+    items: readonly IndexedEvent[],
+  ): Promise<Map<number, ApplyResult>> {
+    const manifests = new Map<number, ManifestMerge>();
+    const finalManifests = new Map<string, ManifestState>();
+    // Read the registry once per digest even if the write is retried: the registry is slower than the table.
+    const descriptions = new Map<string, { value?: ManifestDescription; error?: string }>();
+    await this.#retrying(`apply events to manifests of ${partitionKey}`, async (fresh) => {
+      manifests.clear();
+      const digests = [...new Set(items.map((item) => item.event.digest))];
+      const rows = await this.#loadRows(MANIFEST_ROWS, partitionKey, digests, fresh);
+      const states = new Map(digests.map((digest) => [digest, rows.get(digest)?.state]));
+      const changed = new Set<string>();
+      for (const { event, index } of items) {
+        const merge = mergeManifestEvent(states.get(event.digest), event);
+        manifests.set(index, merge);
+        states.set(event.digest, merge.state);
+        if (merge.changed) changed.add(event.digest);
       }
-      state = {
-        ...state,
-        needsEnrichment: state.artifact === "image" && isPresent(state) && state.description === undefined,
-      };
-      if (state.description !== undefined) state = { ...state, enrichmentError: undefined };
-
-      const entity = { partitionKey, rowKey: event.digest, ...toManifestEntity(state) };
-      await this.#writeConditionally(this.#tables.manifests, entity, current?.etag, "write manifest");
-      return { merge, state };
+      const writes: RowWrite<ManifestState>[] = [];
+      await Promise.all(
+        [...changed].map(async (digest) => {
+          let state = states.get(digest) as ManifestState;
+          if (state.artifact === "image" && state.description === undefined && isPresent(state)) {
+            let description = descriptions.get(digest);
+            if (description === undefined) {
+              description = await this.#describe(state);
+              descriptions.set(digest, description);
+            }
+            state = { ...state, description: description.value, enrichmentError: description.error };
+          }
+          state = {
+            ...state,
+            needsEnrichment:
+              state.artifact === "image" && isPresent(state) && state.description === undefined,
+          };
+          if (state.description !== undefined) state = { ...state, enrichmentError: undefined };
+          states.set(digest, state);
+          writes.push({ rowKey: digest, state, etag: rows.get(digest)?.etag });
+        }),
+      );
+      await this.#writeRows(MANIFEST_ROWS, partitionKey, writes);
+      finalManifests.clear();
+      for (const [digest, state] of states) if (state) finalManifests.set(digest, state);
     });
-  }
 
-  async #applyToTag(partitionKey: string, event: RegistryEvent & { tag: string }): Promise<TagMerge> {
-    const rowKey = encodeTagKey(event.tag);
-    return this.#retrying(`apply ${event.id} to tag ${event.repository}:${event.tag}`, async () => {
-      const current = await this.#readTag(partitionKey, rowKey);
-      const merge = mergeTagEvent(current?.state, event);
-      if (!merge.changed) return merge;
-      const entity = { partitionKey, rowKey, ...toTagEntity(merge.state) };
-      await this.#writeConditionally(this.#tables.tags, entity, current?.etag, "write tag");
-      return merge;
-    });
+    const tags = new Map<number, TagMerge>();
+    const tagItems = items.filter(({ event }) => event.tag !== undefined && isPushKind(event.kind));
+    if (tagItems.length > 0) {
+      await this.#retrying(`apply events to tags of ${partitionKey}`, async (fresh) => {
+        tags.clear();
+        const names = [...new Set(tagItems.map((item) => item.event.tag as string))];
+        const rows = await this.#loadRows(TAG_ROWS, partitionKey, names, fresh);
+        const states = new Map(names.map((name) => [name, rows.get(name)?.state]));
+        const changed = new Set<string>();
+        for (const { event, index } of tagItems) {
+          const tag = event.tag as string;
+          const merge = mergeTagEvent(states.get(tag), { ...event, tag });
+          tags.set(index, merge);
+          states.set(tag, merge.state);
+          if (merge.changed) changed.add(tag);
+        }
+        const writes = [...changed].map((tag) => ({
+          rowKey: tag,
+          state: states.get(tag) as TagState,
+          etag: rows.get(tag)?.etag,
+        }));
+        await this.#writeRows(TAG_ROWS, partitionKey, writes);
+      });
+    }
+
+    const results = new Map<number, ApplyResult>();
+    for (const { event, index } of items) {
+      const manifest = manifests.get(index) as ManifestMerge;
+      const tag = tags.get(index);
+      const final = finalManifests.get(event.digest) ?? manifest.state;
+      const tagChanged = tag?.changed ?? false;
+      const outcome =
+        manifest.outcome === "tombstoned"
+          ? "tombstoned"
+          : manifest.changed || tagChanged
+            ? "applied"
+            : manifest.outcome === "duplicate" || tag?.outcome === "duplicate"
+              ? "duplicate"
+              : "stale";
+      results.set(index, {
+        eventId: event.id,
+        outcome,
+        becamePresent: manifest.becamePresent,
+        present: isPresent(final),
+        tagChanged,
+        needsEnrichment: final.needsEnrichment,
+        artifact: final.artifact,
+      });
+    }
+    return results;
   }
 
   async #describe(state: ManifestState): Promise<{ value?: ManifestDescription; error?: string }> {
@@ -267,25 +401,125 @@ export class TableInventoryStore implements InventoryStore {
     }
   }
 
-  async #audit(event: RegistryEvent, outcome: ApplyResult["outcome"]): Promise<void> {
-    const stamp = stampOf(event);
-    const entity = {
-      partitionKey: auditDayKey(event.occurredAt),
-      rowKey: `${stamp.order}~${encodeEventIdKey(event.id)}`,
-      category: "registry-event",
-      action: event.kind,
-      outcome,
-      registry: event.registry,
-      repository: event.repository,
-      digest: event.digest,
-      tag: event.tag,
-      actor: event.actor,
-      source: event.source,
-      occurredAt: event.occurredAt,
-      eventId: event.id,
+  /** One audit row per event that changed the inventory; the row key is the event's own, so rewriting is harmless. */
+  async #audit(changed: readonly { event: RegistryEvent; outcome: ApplyResult["outcome"] }[]): Promise<void> {
+    const byDay = new Map<string, TransactionAction[]>();
+    for (const { event, outcome } of changed) {
+      const partitionKey = auditDayKey(event.occurredAt);
+      const entity = {
+        partitionKey,
+        rowKey: `${stampOf(event).order}~${encodeEventIdKey(event.id)}`,
+        category: "registry-event",
+        action: event.kind,
+        outcome,
+        registry: event.registry,
+        repository: event.repository,
+        digest: event.digest,
+        ...(event.tag !== undefined && { tag: event.tag }),
+        ...(event.actor !== undefined && { actor: event.actor }),
+        source: event.source,
+        occurredAt: event.occurredAt,
+        eventId: event.id,
+      };
+      const actions = byDay.get(partitionKey) ?? [];
+      if (!actions.some(([, existing]) => existing.rowKey === entity.rowKey))
+        actions.push(["upsert", entity, "Replace"]);
+      byDay.set(partitionKey, actions);
+    }
+    for (const actions of byDay.values()) {
+      for (let start = 0; start < actions.length; start += MAX_TRANSACTION_ACTIONS) {
+        const chunk = actions.slice(start, start + MAX_TRANSACTION_ACTIONS);
+        await this.#call("write audit", () => this.#tables.audit.submitTransaction(chunk));
+      }
+    }
+  }
+
+  /** Current rows (remembered ones unless `fresh`), read with one query per 14 missing keys. */
+  async #loadRows<S>(
+    kind: RowKind<S>,
+    partitionKey: string,
+    rowKeys: readonly string[],
+    fresh: boolean,
+  ): Promise<Map<string, Versioned<S>>> {
+    const rows = new Map<string, Versioned<S>>();
+    const missing: string[] = [];
+    for (const rowKey of rowKeys) {
+      const remembered = fresh
+        ? undefined
+        : this.#remembered.get<S>(`${kind.prefix}|${partitionKey}|${rowKey}`);
+      if (remembered) rows.set(rowKey, remembered);
+      else missing.push(rowKey);
+    }
+    const client = this.#tables[kind.table];
+    const keep = (rowKey: string, entity: TableEntityResult<object>) => {
+      const row = { state: kind.fromEntity(entity), etag: entity.etag };
+      rows.set(rowKey, row);
+      this.#remembered.set(`${kind.prefix}|${partitionKey}|${rowKey}`, row);
     };
-    // The row key is the event's own, so a repeated write is the same row: idempotent.
-    await this.#call("write audit", () => this.#tables.audit.upsertEntity(entity, "Replace"));
+    if (missing.length <= 2) {
+      await Promise.all(
+        missing.map(async (rowKey) => {
+          const entity = await this.#getEntity<object>(client, partitionKey, rowKey, `read ${kind.name}`);
+          if (entity) keep(rowKey, entity);
+        }),
+      );
+      return rows;
+    }
+    // Table queries allow at most 15 comparisons: the partition plus 14 row keys.
+    for (let start = 0; start < missing.length; start += 14) {
+      const keys = missing.slice(start, start + 14);
+      const filter = `${odata`PartitionKey eq ${partitionKey}`} and (${keys.map((key) => odata`RowKey eq ${key}`).join(" or ")})`;
+      const pages = client.listEntities<object>({ queryOptions: { filter } }).byPage();
+      while (true) {
+        const page = await this.#call(`read ${kind.name}s`, () => pages.next());
+        if (page.done) break;
+        for (const entity of page.value) if (entity.rowKey) keep(entity.rowKey, entity);
+      }
+    }
+    return rows;
+  }
+
+  /**
+   * Inserts new rows and replaces read ones only if unchanged since (ETag), in transactions of up to
+   * 100 rows of the partition. A lost race (409/412) forgets the rows and asks for a fresh attempt.
+   */
+  async #writeRows<S>(kind: RowKind<S>, partitionKey: string, writes: readonly RowWrite<S>[]): Promise<void> {
+    const client = this.#tables[kind.table];
+    for (let start = 0; start < writes.length; start += MAX_TRANSACTION_ACTIONS) {
+      const chunk = writes.slice(start, start + MAX_TRANSACTION_ACTIONS);
+      const actions: TransactionAction[] = chunk.map(({ rowKey, state, etag }) => {
+        const entity = { partitionKey, rowKey, ...kind.toEntity(state) };
+        return etag === undefined ? ["create", entity] : ["update", entity, "Replace", { etag }];
+      });
+      try {
+        const etags = new Map<string, string | undefined>();
+        if (actions.length === 1) {
+          const [{ rowKey, state, etag }] = chunk as [RowWrite<S>];
+          const entity = { partitionKey, rowKey, ...kind.toEntity(state) };
+          const response = await this.#call(`write ${kind.name}`, () =>
+            etag === undefined
+              ? client.createEntity(entity)
+              : client.updateEntity(entity, "Replace", { etag }),
+          );
+          etags.set(rowKey, response.etag);
+        } else {
+          const response = await this.#call(`write ${kind.name}s`, () => client.submitTransaction(actions));
+          for (const { rowKey } of chunk) etags.set(rowKey, response.getResponseForEntity(rowKey)?.etag);
+        }
+        for (const { rowKey, state } of chunk) {
+          const etag = etags.get(rowKey);
+          const key = `${kind.prefix}|${partitionKey}|${rowKey}`;
+          if (etag) this.#remembered.set(key, { state, etag });
+          else this.#remembered.forget(key);
+        }
+      } catch (error) {
+        for (const { rowKey } of chunk) this.#remembered.forget(`${kind.prefix}|${partitionKey}|${rowKey}`);
+        const status = storageStatus(error);
+        if (status === 409 || status === 412)
+          throw new RetryAfterConflict(`write ${kind.name}`, { cause: error });
+        throw error;
+      }
+    }
   }
 
   async #readManifest(partitionKey: string, rowKey: string): Promise<Versioned<ManifestState> | undefined> {
@@ -295,12 +529,10 @@ export class TableInventoryStore implements InventoryStore {
       rowKey,
       "read manifest",
     );
-    return entity ? { state: fromManifestEntity(entity), etag: entity.etag } : undefined;
-  }
-
-  async #readTag(partitionKey: string, rowKey: string): Promise<Versioned<TagState> | undefined> {
-    const entity = await this.#getEntity<TagEntity>(this.#tables.tags, partitionKey, rowKey, "read tag");
-    return entity ? { state: fromTagEntity(entity), etag: entity.etag } : undefined;
+    if (!entity) return undefined;
+    const row = { state: fromManifestEntity(entity), etag: entity.etag };
+    this.#remembered.set(`m|${partitionKey}|${rowKey}`, row);
+    return row;
   }
 
   async #listTagStates(partitionKey: string, digest?: string): Promise<TagState[]> {
@@ -334,29 +566,12 @@ export class TableInventoryStore implements InventoryStore {
     });
   }
 
-  /** Insert if absent (etag undefined) or replace if unchanged since read; a lost race asks for a retry. */
-  async #writeConditionally(
-    client: TableClient,
-    entity: { partitionKey: string; rowKey: string } & object,
-    etag: string | undefined,
-    operation: string,
-  ): Promise<void> {
-    try {
-      await this.#call(operation, () =>
-        etag === undefined ? client.createEntity(entity) : client.updateEntity(entity, "Replace", { etag }),
-      );
-    } catch (error) {
-      const status = storageStatus(error);
-      if (status === 409 || status === 412) throw new RetryAfterConflict(operation, { cause: error });
-      throw error;
-    }
-  }
-
-  async #retrying<T>(what: string, attempt: () => Promise<T>): Promise<T> {
+  /** Runs `attempt` until it wins its conditional writes; retries read fresh rows. */
+  async #retrying<T>(what: string, attempt: (fresh: boolean) => Promise<T>): Promise<T> {
     let lastConflict: unknown;
     for (let round = 0; round < this.#maxAttempts; round++) {
       try {
-        return await attempt();
+        return await attempt(round > 0);
       } catch (error) {
         if (!(error instanceof RetryAfterConflict)) throw error;
         lastConflict = error.cause;
@@ -463,4 +678,32 @@ function toManifestRecord(state: ManifestState, tags: readonly TagState[]): Mani
     lastEventAt: last?.at ?? "",
     lastEventId: last?.eventId ?? "",
   };
+}
+
+const MANIFEST_ROWS: RowKind<ManifestState> = {
+  table: "manifests",
+  name: "manifest",
+  prefix: "m",
+  toEntity: toManifestEntity,
+  fromEntity: (entity) => fromManifestEntity(entity as ManifestEntity),
+};
+
+const TAG_ROWS: RowKind<TagState> = {
+  table: "tags",
+  name: "tag",
+  prefix: "t",
+  toEntity: toTagEntity,
+  fromEntity: (entity) => fromTagEntity(entity as TagEntity),
+};
+
+async function forEachLimited<T>(
+  items: readonly T[],
+  limit: number,
+  work: (item: T) => Promise<void>,
+): Promise<void> {
+  let next = 0;
+  const workers = Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, async () => {
+    while (next < items.length) await work(items[next++] as T);
+  });
+  await Promise.all(workers);
 }

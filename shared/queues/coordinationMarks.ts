@@ -11,7 +11,7 @@ import {
  * queued at T by event E", "a retention request for this repository fires at T".
  */
 export interface CoordinationMark {
-  /** The event that claimed the mark; its redelivery may send again (at-least-once). */
+  /** The event whose follow-up sent the work. */
   readonly claimedBy: string;
   /** When the work was queued (ISO 8601). */
   readonly queuedAt: string;
@@ -33,9 +33,9 @@ export interface CoordinationMarks {
   get(key: MarkKey): Promise<VersionedMark | undefined>;
   /**
    * Writes the mark if nobody changed it since `version` was read (or, without a version, if it does
-   * not exist yet). @returns false when another writer got there first.
+   * not exist yet). @returns the new version, or undefined when another writer got there first.
    */
-  put(key: MarkKey, mark: CoordinationMark, version: string | undefined): Promise<boolean>;
+  put(key: MarkKey, mark: CoordinationMark, version: string | undefined): Promise<string | undefined>;
 }
 
 interface MarkEntity {
@@ -68,7 +68,11 @@ export class TableCoordinationMarks implements CoordinationMarks {
       try {
         const entity = await this.#client.getEntity<MarkEntity>(key.partition, key.row);
         return {
-          mark: { claimedBy: entity.claimedBy, queuedAt: entity.queuedAt, dueAt: entity.dueAt },
+          mark: {
+            claimedBy: entity.claimedBy,
+            queuedAt: entity.queuedAt,
+            dueAt: entity.dueAt,
+          },
           version: entity.etag,
         };
       } catch (error) {
@@ -78,16 +82,24 @@ export class TableCoordinationMarks implements CoordinationMarks {
     });
   }
 
-  async put(key: MarkKey, mark: CoordinationMark, version: string | undefined): Promise<boolean> {
-    const entity = { partitionKey: key.partition, rowKey: key.row, ...mark };
+  async put(key: MarkKey, mark: CoordinationMark, version: string | undefined): Promise<string | undefined> {
+    const entity = {
+      partitionKey: key.partition,
+      rowKey: key.row,
+      claimedBy: mark.claimedBy,
+      queuedAt: mark.queuedAt,
+      dueAt: mark.dueAt,
+    };
     return this.#call("write mark", async () => {
       try {
-        if (version === undefined) await this.#client.createEntity(entity);
-        else await this.#client.updateEntity(entity, "Replace", { etag: version });
-        return true;
+        const response =
+          version === undefined
+            ? await this.#client.createEntity(entity)
+            : await this.#client.updateEntity(entity, "Replace", { etag: version });
+        return response.etag ?? "";
       } catch (error) {
         const status = storageStatus(error);
-        if (status === 409 || status === 412) return false;
+        if (status === 409 || status === 412) return undefined;
         throw error;
       }
     });

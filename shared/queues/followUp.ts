@@ -1,5 +1,5 @@
 import { encodeDigestKey, encodeRepositoryKey } from "../inventory/keys.js";
-import type { CoordinationMarks, MarkKey } from "./coordinationMarks.js";
+import type { CoordinationMark, CoordinationMarks, MarkKey, VersionedMark } from "./coordinationMarks.js";
 import type { RetentionRequest, ScanRequest } from "./messages.js";
 import type { WorkQueue } from "./workQueue.js";
 
@@ -32,7 +32,7 @@ export interface RetentionTarget {
 }
 
 export interface FollowUp {
-  /** @param claimId the event asking; its redelivery sends again instead of being deduplicated away. */
+  /** @param claimId the event asking (recorded in the mark, for diagnosis). */
   requestScan(target: ScanTarget, claimId: string, now: Date): Promise<ScanDecision>;
   requestRetention(target: RetentionTarget, claimId: string, now: Date): Promise<RetentionDecision>;
 }
@@ -46,6 +46,8 @@ export interface FollowUpSchedulerDependencies {
   readonly retentionDebounceMs: number;
 }
 
+const REMEMBERED_MARKS = 10_000;
+
 export function scanMarkKey(digest: string): MarkKey {
   return { partition: encodeDigestKey(digest), row: "scan-request" };
 }
@@ -56,70 +58,117 @@ export function retentionMarkKey(registry: string, repository: string): MarkKey 
 
 export class FollowUpScheduler implements FollowUp {
   readonly #deps: FollowUpSchedulerDependencies;
+  /**
+   * Marks this process read or wrote. A mark is replaced only once its window has passed, so a
+   * remembered mark whose window is still open answers "pending" without a storage call.
+   */
+  readonly #knownMarks = new Map<string, CoordinationMark>();
+  /** Requests for the same mark in this process run one after the other (no double send from within). */
+  readonly #inFlight = new Map<string, Promise<unknown>>();
 
   constructor(dependencies: FollowUpSchedulerDependencies) {
     this.#deps = dependencies;
   }
 
   async requestScan(target: ScanTarget, claimId: string, now: Date): Promise<ScanDecision> {
-    const { marks, scanStatus, scanQueue, scanFreshnessMs } = this.#deps;
-    const lastScan = await scanStatus.lastScannedAt(target.registry, target.repository, target.digest);
-    const lastScanMs = lastScan === undefined ? undefined : Date.parse(lastScan);
-    if (lastScanMs !== undefined && now.getTime() - lastScanMs < scanFreshnessMs) return "fresh";
-
+    const { scanStatus, scanQueue, scanFreshnessMs } = this.#deps;
     const key = scanMarkKey(target.digest);
-    const existing = await marks.get(key);
-    if (existing && existing.mark.claimedBy !== claimId) {
-      const queuedMs = Date.parse(existing.mark.queuedAt);
-      const queuedSinceLastScan = lastScanMs === undefined || queuedMs > lastScanMs;
-      // A request lost on the way (poisoned, expired) is re-queued once the freshness window passed.
-      if (queuedSinceLastScan && now.getTime() - queuedMs < scanFreshnessMs) return "pending";
-    }
-    if (!existing || existing.mark.claimedBy !== claimId) {
+    return this.#oneAtATime(key, async () => {
+      const lastScan = await scanStatus.lastScannedAt(target.registry, target.repository, target.digest);
+      const lastScanMs = lastScan === undefined ? undefined : Date.parse(lastScan);
+      if (lastScanMs !== undefined && now.getTime() - lastScanMs < scanFreshnessMs) return "fresh";
+
+      const stillQueued = (mark: CoordinationMark) => {
+        const queuedMs = Date.parse(mark.queuedAt);
+        // A request lost on the way (poisoned, expired) is queued again once the freshness window passed.
+        return (
+          (lastScanMs === undefined || queuedMs > lastScanMs) && now.getTime() - queuedMs < scanFreshnessMs
+        );
+      };
+      const known = this.#known(key);
+      if (known && stillQueued(known)) return "pending";
+      const existing = await this.#read(key);
+      if (existing && stillQueued(existing.mark)) return "pending";
+
       const at = now.toISOString();
-      const claimed = await marks.put(
-        key,
-        { claimedBy: claimId, queuedAt: at, dueAt: at },
-        existing?.version,
-      );
-      if (!claimed) return "pending";
-    }
-    await scanQueue.send({
-      version: 1,
-      registry: target.registry,
-      repository: target.repository,
-      digest: target.digest,
-      reason: "push",
-      requestedAt: now.toISOString(),
-    });
-    return "queued";
-  }
-
-  async requestRetention(target: RetentionTarget, claimId: string, now: Date): Promise<RetentionDecision> {
-    const { marks, retentionQueue, retentionDebounceMs } = this.#deps;
-    const key = retentionMarkKey(target.registry, target.repository);
-    const existing = await marks.get(key);
-    const redelivery = existing?.mark.claimedBy === claimId;
-    if (existing && !redelivery && Date.parse(existing.mark.dueAt) > now.getTime()) return "pending";
-
-    const dueAt =
-      redelivery && existing
-        ? existing.mark.dueAt
-        : new Date(now.getTime() + retentionDebounceMs).toISOString();
-    if (!redelivery) {
-      const mark = { claimedBy: claimId, queuedAt: now.toISOString(), dueAt };
-      if (!(await marks.put(key, mark, existing?.version))) return "pending";
-    }
-    await retentionQueue.send(
-      {
+      await scanQueue.send({
         version: 1,
         registry: target.registry,
         repository: target.repository,
-        trigger: "event",
-        requestedAt: now.toISOString(),
-      },
-      { visibilityDelayMs: Math.max(0, Date.parse(dueAt) - now.getTime()) },
-    );
-    return "queued";
+        digest: target.digest,
+        reason: "push",
+        requestedAt: at,
+      });
+      await this.#mark(key, { claimedBy: claimId, queuedAt: at, dueAt: at }, existing?.version);
+      return "queued";
+    });
+  }
+
+  async requestRetention(target: RetentionTarget, claimId: string, now: Date): Promise<RetentionDecision> {
+    const { retentionQueue, retentionDebounceMs } = this.#deps;
+    const key = retentionMarkKey(target.registry, target.repository);
+    return this.#oneAtATime(key, async () => {
+      const pending = (mark: CoordinationMark) => Date.parse(mark.dueAt) > now.getTime();
+      const known = this.#known(key);
+      if (known && pending(known)) return "pending";
+      const existing = await this.#read(key);
+      if (existing && pending(existing.mark)) return "pending";
+
+      await retentionQueue.send(
+        {
+          version: 1,
+          registry: target.registry,
+          repository: target.repository,
+          trigger: "event",
+          requestedAt: now.toISOString(),
+        },
+        { visibilityDelayMs: retentionDebounceMs },
+      );
+      const dueAt = new Date(now.getTime() + retentionDebounceMs).toISOString();
+      await this.#mark(key, { claimedBy: claimId, queuedAt: now.toISOString(), dueAt }, existing?.version);
+      return "queued";
+    });
+  }
+
+  /**
+   * Sent first, marked second: a failure in between can only cause a second request later (work
+   * that is safe to repeat), never a lost one. Losing the mark race means another instance sent at
+   * the same moment; its mark stands.
+   */
+  async #mark(key: MarkKey, mark: CoordinationMark, version: string | undefined): Promise<void> {
+    if ((await this.#deps.marks.put(key, mark, version)) !== undefined) this.#remember(key, mark);
+  }
+
+  async #read(key: MarkKey): Promise<VersionedMark | undefined> {
+    const existing = await this.#deps.marks.get(key);
+    if (existing) this.#remember(key, existing.mark);
+    return existing;
+  }
+
+  async #oneAtATime<T>(key: MarkKey, work: () => Promise<T>): Promise<T> {
+    const id = `${key.partition}|${key.row}`;
+    const previous = this.#inFlight.get(id) ?? Promise.resolve();
+    const current = previous.then(work, work);
+    const settled = current.catch(() => undefined);
+    this.#inFlight.set(id, settled);
+    try {
+      return await current;
+    } finally {
+      if (this.#inFlight.get(id) === settled) this.#inFlight.delete(id);
+    }
+  }
+
+  #known(key: MarkKey): CoordinationMark | undefined {
+    return this.#knownMarks.get(`${key.partition}|${key.row}`);
+  }
+
+  #remember(key: MarkKey, mark: CoordinationMark): void {
+    const id = `${key.partition}|${key.row}`;
+    this.#knownMarks.delete(id);
+    this.#knownMarks.set(id, mark);
+    if (this.#knownMarks.size > REMEMBERED_MARKS) {
+      const oldest = this.#knownMarks.keys().next().value;
+      if (oldest !== undefined) this.#knownMarks.delete(oldest);
+    }
   }
 }

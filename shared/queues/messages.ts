@@ -40,3 +40,6 @@ export type ScanReason = z.infer<typeof ScanReasonSchema>;
 export type ScanRequest = z.infer<typeof ScanRequestSchema>;
 export type RetentionRequest = z.infer<typeof RetentionRequestSchema>;
 export type ReconcileRequest = z.infer<typeof ReconcileRequestSchema>;
+
+/** Encoding (base64 JSON) and validated decoding of these messages. */
+export { decodeQueueMessage, encodeQueueMessage } from "./codec.js";
