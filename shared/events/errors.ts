@@ -35,7 +35,7 @@ export function describeValue(value: unknown): string {
   }
   if (typeof value === "number" || typeof value === "boolean") return String(value);
   if (Array.isArray(value)) return "an array";
-  return `a ${typeof value}`;
+  return typeof value === "object" ? "an object" : `a ${typeof value}`;
 }
 
 /** Turns zod issues into our issues, re-rooted under `root` (the event's path in the delivery). */

@@ -129,7 +129,9 @@ function decodeText(text: string): DeliveryItem[] {
             },
       );
     });
-    return items;
+    // JSON lines hold one object per line; a broken pretty-printed document has none and is
+    // reported once below rather than line by line.
+    if (items.some((item) => item.decodeError === undefined && isPlainObject(item.value))) return items;
   }
 
   if (BASE64_PATTERN.test(trimmed) && trimmed.length % 4 === 0) {

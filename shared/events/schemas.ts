@@ -227,6 +227,18 @@ export const AcrWebhookHeadSchema = z.looseObject({
 // Envelopes
 
 /**
+ * Envelope times are read only as a fallback, so they are kept as text and checked when used.
+ * Events that went through @azure/eventgrid's deserializer carry a Date here instead (an invalid
+ * one for a malformed original): accept that too.
+ */
+const EnvelopeTimeSchema = z
+  .union([
+    z.string(),
+    z.instanceof(Date).transform((date) => (Number.isNaN(date.getTime()) ? undefined : date.toISOString())),
+  ])
+  .nullish();
+
+/**
  * The Event Grid schema envelope. Lenient on what we do not use (`topic`, `subject`,
  * `dataVersion` and `eventTime` may be missing or odd: documentation samples omit them or carry
  * a broken `eventTime`), strict on the id and type. `metadataVersion`, when present, must be "1".
@@ -238,7 +250,7 @@ export const EventGridEnvelopeSchema = z.looseObject({
   topic: OptionalTextSchema,
   subject: z.string().nullish(),
   eventType: z.string().min(1, "an event type must not be empty"),
-  eventTime: z.string().nullish(),
+  eventTime: EnvelopeTimeSchema,
   data: z.unknown().optional(),
   dataVersion: z.string().nullish(),
   metadataVersion: z.literal("1", { error: 'metadataVersion must be "1"' }).nullish(),
@@ -251,7 +263,7 @@ export const CloudEventEnvelopeSchema = z.looseObject({
   type: z.string().min(1, "a CloudEvents type must not be empty"),
   source: z.string().min(1, "a CloudEvents source must not be empty"),
   id: EventIdSchema,
-  time: z.string().nullish(),
+  time: EnvelopeTimeSchema,
   subject: z.string().nullish(),
   datacontenttype: z.string().nullish(),
   dataschema: z.string().nullish(),

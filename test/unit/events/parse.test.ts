@@ -484,3 +484,16 @@ describe("EventParseError", () => {
     expect(formatJsonPath(["odd key", 0])).toBe('$["odd key"][0]');
   });
 });
+
+describe("broken documents", () => {
+  it("a broken pretty-printed document is one rejection, not one per line", () => {
+    const text = fixtureText("eventgrid/batch_mixed.json").replace('"action": "push"', '"action": push');
+    const result = parseRegistryEvents(text, options);
+    expect(result.events).toEqual([]);
+    expect(result.rejected).toHaveLength(1);
+    expect(result.rejected[0]).toMatchObject({
+      path: "$",
+      message: expect.stringMatching(/^the delivery is not JSON/),
+    });
+  });
+});
