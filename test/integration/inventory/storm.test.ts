@@ -1,34 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ingestEvents } from "../../../shared/ingest/ingestEvents.js";
-import type { InventoryStore } from "../../../shared/inventory/ports.js";
 import { getTestStorage, stopTestStorage } from "../../helpers/storage.js";
 import { createHarness, drainQueue } from "./harness.js";
-import { computeTruth, generateStorm, randomGenerator, type Truth } from "./storm.js";
+import { computeTruth, generateStorm, randomGenerator, readInventory } from "./storm.js";
 
 let connectionString: string;
 beforeAll(async () => {
   connectionString = await getTestStorage();
 });
 afterAll(stopTestStorage);
-
-/** What the inventory holds, in the same shape as the independently computed truth. */
-export async function readInventory(
-  inventory: InventoryStore,
-  repositories: Iterable<string>,
-): Promise<Truth> {
-  const manifests = new Map<string, "present" | "deleted">();
-  const tags = new Map<string, string>();
-  for await (const image of inventory.listImages({ includeDeleted: true })) {
-    manifests.set(`${image.registry}/${image.repository}@${image.digest}`, image.state);
-  }
-  for (const key of repositories) {
-    const [registry, ...path] = key.split("/");
-    for (const tag of await inventory.listTags(registry as string, path.join("/"))) {
-      tags.set(`${key}:${tag.tag}`, tag.digest);
-    }
-  }
-  return { manifests, tags };
-}
 
 describe("event storm", () => {
   it("10,000 events with 20 % duplicates, shuffled, end in exactly the final truth", async () => {

@@ -1,4 +1,5 @@
 import type { RegistryEvent } from "../../../shared/events/registryEvent.js";
+import type { InventoryStore } from "../../../shared/inventory/ports.js";
 
 /**
  * A generated registry history for storm tests and the benchmark: pushes (with and without tags,
@@ -118,6 +119,25 @@ export function computeTruth(history: readonly RegistryEvent[]): Truth {
       for (const [tag, digest] of tags) {
         if (digest === event.digest && tag.startsWith(`${repository}:`)) tags.delete(tag);
       }
+    }
+  }
+  return { manifests, tags };
+}
+
+/** What the inventory holds, in the same shape as the independently computed truth. */
+export async function readInventory(
+  inventory: InventoryStore,
+  repositories: Iterable<string>,
+): Promise<Truth> {
+  const manifests = new Map<string, "present" | "deleted">();
+  const tags = new Map<string, string>();
+  for await (const image of inventory.listImages({ includeDeleted: true })) {
+    manifests.set(`${image.registry}/${image.repository}@${image.digest}`, image.state);
+  }
+  for (const key of repositories) {
+    const [registry, ...path] = key.split("/");
+    for (const tag of await inventory.listTags(registry as string, path.join("/"))) {
+      tags.set(`${key}:${tag.tag}`, tag.digest);
     }
   }
   return { manifests, tags };
