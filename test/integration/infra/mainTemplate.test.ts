@@ -187,11 +187,13 @@ describe.runIf(runnable)(title, () => {
       const scannerScope = allScopes(main).find(
         (candidate) => candidate.path === "main/scanner-storage-access",
       );
+      const parent = scannerScope?.parent;
+      if (parent === undefined) throw new Error("scanner-storage-access module not found");
       const containers = scanner.containers as { containerName: Json; role: string }[];
       expect(
         containers.map((grant) => ({
           role: grant.role,
-          container: resolveValue(grant.containerName, scannerScope?.parent ?? (scannerScope as never)),
+          container: resolveValue(grant.containerName, parent),
         })),
       ).toEqual([{ role: "StorageBlobDataContributor", container: BLOB_CONTAINERS.scanReports }]);
     });
