@@ -1,8 +1,9 @@
-import { execFile, execFileSync, spawnSync } from "node:child_process";
+import { execFile, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { makeTestCertificates as createTestCertificates, type TestCertificates } from "./testCertificates.js";
 
 /**
  * Real OCI tooling for fidelity tests: images built with `umoci` in a temp OCI layout (no network),
@@ -345,60 +346,9 @@ export function sha256Digest(bytes: Buffer | string): string {
 // ---------------------------------------------------------------------------------------------
 // TLS for registries under test
 
-export interface TestCertificates {
-  readonly caCertPem: string;
-  readonly certPem: string;
-  readonly keyPem: string;
-}
+export type { TestCertificates } from "./testCertificates.js";
 
-/** A throw-away CA and a server certificate for 127.0.0.1/localhost signed by it (openssl, EC keys: fast). */
-export async function makeTestCertificates(): Promise<TestCertificates> {
-  const dir = await mkdtemp(join(tmpdir(), "acr-steward-test-tls-"));
-  try {
-    const run = (...args: string[]): void => {
-      execFileSync("openssl", args, { cwd: dir, stdio: "pipe" });
-    };
-    run("ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", "ca.key");
-    run(
-      "req",
-      "-x509",
-      "-new",
-      "-key",
-      "ca.key",
-      "-subj",
-      "/CN=acr-steward test CA",
-      "-days",
-      "2",
-      "-out",
-      "ca.crt",
-    );
-    run("ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", "server.key");
-    run("req", "-new", "-key", "server.key", "-subj", "/CN=127.0.0.1", "-out", "server.csr");
-    await writeFile(join(dir, "ext.cnf"), "subjectAltName=IP:127.0.0.1,DNS:localhost\n");
-    run(
-      "x509",
-      "-req",
-      "-in",
-      "server.csr",
-      "-CA",
-      "ca.crt",
-      "-CAkey",
-      "ca.key",
-      "-CAcreateserial",
-      "-days",
-      "2",
-      "-extfile",
-      "ext.cnf",
-      "-out",
-      "server.crt",
-    );
-    const read = (name: string): Promise<string> => readFile(join(dir, name), "utf8");
-    return {
-      caCertPem: await read("ca.crt"),
-      certPem: await read("server.crt"),
-      keyPem: await read("server.key"),
-    };
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
+/** A throw-away CA and a server certificate for 127.0.0.1/localhost signed by it (see testCertificates.ts). */
+export async function makeTestCertificates(commonName?: string): Promise<TestCertificates> {
+  return createTestCertificates(commonName);
 }

@@ -1,8 +1,4 @@
-import { execFileSync } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { EventGridDeserializer, isSystemEvent } from "@azure/eventgrid";
 import { afterEach, describe, expect, it } from "vitest";
 import {
@@ -23,6 +19,7 @@ import {
   startTestSubscriber,
   type TestSubscriber,
 } from "../../helpers/eventSubscriber.js";
+import { makeTestCertificates } from "../../helpers/testCertificates.js";
 
 const FAST_RETRY = { maxAttempts: 4, delaysMs: [20, 40, 80] };
 
@@ -314,9 +311,9 @@ describe("Event Grid schema delivery", () => {
   });
 
   it("trusts a private CA for an https subscriber", async () => {
-    const tls = makeCertificates();
-    const endpoint = await subscriber(eventGridSubscriber(), { key: tls.key, cert: tls.cert });
-    const trusting = deliver({ eventsUrl: endpoint.url, ca: tls.ca });
+    const tls = makeTestCertificates("events test CA");
+    const endpoint = await subscriber(eventGridSubscriber(), { key: tls.keyPem, cert: tls.certPem });
+    const trusting = deliver({ eventsUrl: endpoint.url, ca: tls.caCertPem });
     trusting.notifications.emit("manifest", notification());
     await trusting.delivery.drain();
     expect(trusting.delivery.stats()[0]).toMatchObject({ state: "validated", delivered: 1 });
@@ -428,46 +425,3 @@ describe("options", () => {
     expect(() => startEventDelivery(notifications, { webhookUrl: "not a url" })).toThrow(/webhookUrl/);
   });
 });
-
-/** A throw-away CA and a server certificate for 127.0.0.1 signed by it (openssl, EC keys: fast). */
-function makeCertificates(): { ca: string; cert: string; key: string } {
-  const dir = mkdtempSync(join(tmpdir(), "events-tls-"));
-  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-  const run = (...args: string[]) => execFileSync("openssl", args, { cwd: dir, stdio: "pipe" });
-  run("ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", "ca.key");
-  run(
-    "req",
-    "-x509",
-    "-new",
-    "-key",
-    "ca.key",
-    "-subj",
-    "/CN=events test CA",
-    "-days",
-    "1",
-    "-out",
-    "ca.crt",
-  );
-  run("ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", "server.key");
-  run("req", "-new", "-key", "server.key", "-subj", "/CN=127.0.0.1", "-out", "server.csr");
-  writeFileSync(join(dir, "ext.cnf"), "subjectAltName=IP:127.0.0.1\n");
-  run(
-    "x509",
-    "-req",
-    "-in",
-    "server.csr",
-    "-CA",
-    "ca.crt",
-    "-CAkey",
-    "ca.key",
-    "-CAcreateserial",
-    "-days",
-    "1",
-    "-extfile",
-    "ext.cnf",
-    "-out",
-    "server.crt",
-  );
-  const read = (name: string) => readFileSync(join(dir, name), "utf8");
-  return { ca: read("ca.crt"), cert: read("server.crt"), key: read("server.key") };
-}

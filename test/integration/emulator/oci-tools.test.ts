@@ -5,7 +5,6 @@ import {
   buildImage,
   dockerReference,
   makeCertDir,
-  makeTestCertificates,
   makeWorkDir,
   type OciLayoutImage,
   type RegistryAccess,
@@ -19,6 +18,7 @@ import {
   ToolError,
 } from "../../helpers/ociTools.js";
 import { startReferenceRegistry } from "../../helpers/referenceRegistry.js";
+import { makeTestCertificates } from "../../helpers/testCertificates.js";
 
 /**
  * Real OCI tools against a registry: skopeo pushes a umoci-built image over HTTPS (trusting the
@@ -144,7 +144,7 @@ function describeOciTools(name: string, start: () => Promise<Target>): void {
 }
 
 describeOciTools("docker-registry (reference, HTTPS)", async () => {
-  const certificates = await makeTestCertificates();
+  const certificates = makeTestCertificates();
   const registry = await startReferenceRegistry({
     tls: { certPem: certificates.certPem, keyPem: certificates.keyPem },
   });
@@ -195,7 +195,7 @@ describe("skopeo authentication against the emulator", () => {
   });
 
   it("does not trust the emulator with another CA", async () => {
-    const otherCa = (await makeTestCertificates()).caCertPem;
+    const otherCa = makeTestCertificates("another CA").caCertPem;
     const failure = await skopeoInspect(`docker://${env.loginServer}/team/locked:v1`, {
       host: env.loginServer,
       certDir: await makeCertDir(otherCa, `${work.dir}/other-ca`),
