@@ -1,0 +1,5 @@
+export {
+  AcrRefreshTokenMinter,
+  type AcrRefreshTokenMinterOptions,
+  jwtExpiryMs,
+} from "./acrRefreshTokenMinter.js";

@@ -1,0 +1,15 @@
+export {
+  EventGridScanEventPublisher,
+  type EventGridScanEventPublisherOptions,
+  type EventPublisherLogger,
+  NO_SCAN_EVENTS,
+  SCAN_COMPLETED_DATA_VERSION,
+  SCAN_COMPLETED_EVENT_TYPE,
+  SCAN_EVENTS_SOURCE,
+  type ScanCompletedData,
+  ScanCompletedDataSchema,
+  type ScanEventPublisher,
+  type ScanEventsSchema,
+  scanCompletedData,
+  scanEventSubject,
+} from "./scanCompletedPublisher.js";
