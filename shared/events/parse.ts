@@ -75,6 +75,7 @@ export interface ParseRegistryEventsResult {
 const DEFAULT_MAX_FUTURE_SKEW_MS = 60 * 60 * 1000;
 const REGISTRY_RESOURCE_PATTERN = /\/providers\/Microsoft\.ContainerRegistry\/registries\/([^/]+)\/?$/i;
 const HTTPS_DEFAULT_PORT_SUFFIX = ":443";
+const EVENT_GRID_NAMESPACE = "Microsoft.EventGrid.";
 
 // ---------------------------------------------------------------------------------------------
 // Delivery decoding
@@ -340,6 +341,16 @@ function unknownTypeOutcome(
     return {
       kind: "skipped",
       reason: "subscription validation event: answered by the webhook handshake, not an inventory change",
+      eventId: context.id,
+      eventType,
+    };
+  }
+  // Event Grid's own lifecycle events (e.g. SubscriptionDeletedEvent) reach every subscriber;
+  // they are never registry events, so they are not "unknown" either.
+  if (eventType.startsWith(EVENT_GRID_NAMESPACE)) {
+    return {
+      kind: "skipped",
+      reason: "Event Grid lifecycle event, not a registry event",
       eventId: context.id,
       eventType,
     };

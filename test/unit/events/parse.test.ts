@@ -497,3 +497,22 @@ describe("broken documents", () => {
     });
   });
 });
+
+describe("Event Grid's own events", () => {
+  it("are skipped even when unknown types are rejected", () => {
+    const deleted = {
+      id: "d-1",
+      topic:
+        "/subscriptions/x/resourceGroups/y/providers/Microsoft.ContainerRegistry/registries/contosoregistry",
+      subject: "",
+      eventType: "Microsoft.EventGrid.SubscriptionDeletedEvent",
+      eventTime: "2026-03-01T00:00:00Z",
+      data: { eventSubscriptionId: "/subscriptions/x/…/eventSubscriptions/acr-steward" },
+      dataVersion: "1",
+      metadataVersion: "1",
+    };
+    const result = parseRegistryEvents([deleted], { ...options, unknownEventTypes: "reject" });
+    expect(result.rejected).toEqual([]);
+    expect(result.skipped[0]?.reason).toMatch(/Event Grid lifecycle event/);
+  });
+});
