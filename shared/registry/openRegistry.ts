@@ -122,12 +122,13 @@ export function assertAllowed(loginServer: string, allowList: readonly string[])
 interface SharedState {
   readonly limiter: AdaptiveLimiter;
   readonly caches: ContentCaches;
-  kind?: RegistryKind;
 }
 
 /** Per login server: one limiter (so throttling slows everyone down) and one content cache. */
 const shared = new LruCache<string, SharedState>({ maxEntries: 64 });
 const tlsByPem = new Map<string, TlsSettings>();
+/** What a login server turned out to be; kept for a while only (a port can be reused by another registry). */
+const detectedKinds = new LruCache<string, RegistryKind>({ maxEntries: 64, ttlMs: 10 * 60 * 1000 });
 
 export async function openRegistry(options: OpenRegistryOptions): Promise<Registry> {
   const endpoint = parseRegistryEndpoint(options.registry);
@@ -159,8 +160,10 @@ export async function openRegistry(options: OpenRegistryOptions): Promise<Regist
   const httpClient = options.httpClient ?? createDefaultHttpClient();
 
   const kind =
-    options.kind ?? state.kind ?? (await detectKind(endpoint, environment, httpClient, tlsSettings));
-  state.kind = kind;
+    options.kind ??
+    detectedKinds.get(endpoint.baseUrl) ??
+    (await detectKind(endpoint, environment, httpClient, tlsSettings));
+  detectedKinds.set(endpoint.baseUrl, kind);
 
   if (kind === "oci") {
     const tokenPolicy = registryTokenAuthPolicy(
