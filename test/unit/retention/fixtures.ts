@@ -173,7 +173,12 @@ export class MemoryAuditLog implements AuditLog {
 export class MemoryLeases implements RepositoryLeases {
   readonly held = new Map<string, string>();
   readonly log: string[] = [];
-  async acquire(registry: string, repository: string, holder: string): Promise<Lease | undefined> {
+  async acquire(
+    registry: string,
+    repository: string,
+    holder: string,
+    _ttlMs: number,
+  ): Promise<Lease | undefined> {
     const key = `${registry}/${repository}`;
     if (this.held.has(key)) return undefined;
     this.held.set(key, holder);
