@@ -1,9 +1,11 @@
+import { rootCertificates } from "node:tls";
 import type { TokenCredential } from "@azure/core-auth";
 import {
   createDefaultHttpClient,
   createHttpHeaders,
   createPipelineRequest,
   type HttpClient,
+  type TlsSettings,
 } from "@azure/core-rest-pipeline";
 import { z } from "zod";
 import {
@@ -52,11 +54,15 @@ export class AcrRefreshTokenMinter implements ScanCredentialsProvider {
   readonly #http: HttpClient;
   readonly #allowed: ReadonlySet<string>;
   readonly #cache = new Map<string, { token: string; reuseUntil: number }>();
+  /** One object for the minter's lifetime: the HTTP client keeps its agents per settings object. */
+  readonly #tlsSettings: TlsSettings | undefined;
 
   constructor(options: AcrRefreshTokenMinterOptions) {
     this.#options = options;
     this.#http = options.httpClient ?? createDefaultHttpClient();
     this.#allowed = new Set(options.allowList.map((entry) => entry.toLowerCase()));
+    this.#tlsSettings =
+      options.caCertPem === undefined ? undefined : { ca: [...rootCertificates, options.caCertPem] };
   }
 
   async credentialsFor(registry: string, _repository: string): Promise<RegistryCredentials> {
@@ -105,8 +111,9 @@ export class AcrRefreshTokenMinter implements ScanCredentialsProvider {
         access_token: aadToken,
       }).toString(),
       timeout: this.#options.timeoutMs ?? 30_000,
-      ...(this.#options.caCertPem === undefined ? {} : { tlsSettings: { ca: this.#options.caCertPem } }),
     });
+    // createPipelineRequest does not copy tlsSettings; the HTTP client reads them from the request.
+    if (this.#tlsSettings !== undefined) request.tlsSettings = this.#tlsSettings;
     const where = `token exchange at ${loginServer}`;
     let status: number;
     let bodyText: string;
