@@ -1,7 +1,7 @@
 import { createServer, type Server } from "node:https";
 import type { AddressInfo } from "node:net";
 import { type AccessEntry, TokenAuthority } from "./auth.js";
-import { type EventDelivery, startEventDelivery } from "./eventDelivery.js";
+import { type EventDelivery, type EventDeliveryOptions, startEventDelivery } from "./eventDelivery.js";
 import { FaultInjector, type FaultSettings } from "./faults.js";
 import { RegistryNotifications } from "./notifications.js";
 import {
@@ -26,6 +26,11 @@ export type EmulatorOptions = EmulatorOptionsInput & {
   readonly log?: (line: string) => void;
   /** Clock for stored times and tokens (tests); defaults to Date.now. */
   readonly clock?: () => number;
+  /**
+   * Further event delivery settings (custom headers, CA, retry tuning); the subscriber URLs and the
+   * schema come from `eventsUrl`, `eventsSchema` and `webhookUrl`.
+   */
+  readonly events?: Omit<EventDeliveryOptions, "eventsUrl" | "eventsSchema" | "webhookUrl">;
 };
 
 export interface RunningEmulator {
@@ -54,7 +59,7 @@ export interface RunningEmulator {
 }
 
 export async function startEmulator(input: EmulatorOptions = {}): Promise<RunningEmulator> {
-  const { log, clock = Date.now, ...rest } = input;
+  const { log, clock = Date.now, events, ...rest } = input;
   const options = EmulatorOptionsSchema.parse(rest);
   const tls = await prepareTls(options.tlsDir);
   const store = new RegistryStore(clock);
@@ -119,6 +124,7 @@ export async function startEmulator(input: EmulatorOptions = {}): Promise<Runnin
   if (options.eventsUrl !== undefined || options.webhookUrl !== undefined) {
     try {
       delivery = startEventDelivery(notifications, {
+        ...events,
         ...(options.eventsUrl !== undefined ? { eventsUrl: options.eventsUrl } : {}),
         eventsSchema: options.eventsSchema,
         ...(options.webhookUrl !== undefined ? { webhookUrl: options.webhookUrl } : {}),

@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import type { Command } from "commander";
 import { z } from "zod";
 import { type EmulatorOptions, type RunningEmulator, startEmulator } from "../../emulator/index.js";
@@ -56,6 +57,9 @@ const EmulatorFlagsSchema = z
     eventsUrl: z.string().optional(),
     eventsSchema: EventsSchemaName.optional(),
     webhookUrl: z.string().optional(),
+    webhookHeader: z.array(z.string()).optional(),
+    eventsHeader: z.array(z.string()).optional(),
+    eventsCa: z.string().min(1, "--events-ca needs a file").optional(),
     latencyMs: integerFlag("--latency-ms", 0, 60_000).optional(),
     failRate: FailRateFlagSchema.optional(),
     retryAfter: integerFlag("--retry-after", 0, 3600).optional(),
@@ -84,6 +88,24 @@ export function emulatorOptionsFromFlags(raw: Record<string, unknown>): Emulator
   if (f.eventsSchema !== undefined && f.eventsUrl === undefined) {
     throw new ValidationError("--events-schema needs --events-url");
   }
+  if (f.eventsHeader !== undefined && f.eventsUrl === undefined) {
+    throw new ValidationError("--events-header needs --events-url");
+  }
+  if (f.webhookHeader !== undefined && f.webhookUrl === undefined) {
+    throw new ValidationError("--webhook-header needs --webhook-url");
+  }
+  if (f.eventsCa !== undefined && f.eventsUrl === undefined && f.webhookUrl === undefined) {
+    throw new ValidationError("--events-ca needs --events-url or --webhook-url");
+  }
+  const events = {
+    ...(f.eventsHeader !== undefined
+      ? { eventsHeaders: parseHeaderFlags("--events-header", f.eventsHeader) }
+      : {}),
+    ...(f.webhookHeader !== undefined
+      ? { webhookHeaders: parseHeaderFlags("--webhook-header", f.webhookHeader) }
+      : {}),
+    ...(f.eventsCa !== undefined ? { ca: readCaFile(f.eventsCa) } : {}),
+  };
   const options = {
     ...(f.port !== undefined ? { port: f.port } : {}),
     ...(f.tlsDir !== undefined ? { tlsDir: f.tlsDir } : {}),
@@ -100,10 +122,33 @@ export function emulatorOptionsFromFlags(raw: Record<string, unknown>): Emulator
     ...(f.rateLimit !== undefined ? { rateLimits: f.rateLimit } : {}),
     ...(f.randomSeed !== undefined ? { randomSeed: f.randomSeed } : {}),
   };
+  const withEvents = Object.keys(events).length > 0 ? { ...options, events } : options;
   // The same schema startEmulator applies, checked here so that bad combinations exit 2 with a clear message.
   const checked = EmulatorOptionsSchema.safeParse(options);
   if (!checked.success) throw new ValidationError(describeIssues(checked.error));
-  return f.logRequests ? { ...options, log: (line) => process.stderr.write(`${line}\n`) } : options;
+  return f.logRequests ? { ...withEvents, log: (line) => process.stderr.write(`${line}\n`) } : withEvents;
+}
+
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+
+/** `Name: value` pairs from repeatable flags; a bad one is a ValidationError naming the flag. */
+function parseHeaderFlags(flag: string, values: readonly string[]): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const value of values) {
+    const colon = value.indexOf(":");
+    const name = colon > 0 ? value.slice(0, colon).trim() : "";
+    if (!HEADER_NAME.test(name)) throw new ValidationError(`${flag}: expected 'Name: value', got '${value}'`);
+    headers[name] = value.slice(colon + 1).trim();
+  }
+  return headers;
+}
+
+function readCaFile(file: string): string {
+  try {
+    return readFileSync(file, "utf8");
+  } catch (error) {
+    throw new ValidationError(`--events-ca: cannot read ${file}`, { cause: error });
+  }
 }
 
 function waitForStopSignal(): Promise<NodeJS.Signals> {
@@ -116,6 +161,10 @@ function waitForStopSignal(): Promise<NodeJS.Signals> {
     process.on("SIGINT", stop);
     process.on("SIGTERM", stop);
   });
+}
+
+function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
 }
 
 export function registerEmulatorCommand(program: Command): void {
@@ -131,6 +180,13 @@ export function registerEmulatorCommand(program: Command): void {
     .option("--events-url <url>", "deliver Event Grid events for pushes and deletes to this endpoint")
     .option("--events-schema <schema>", "eventgrid (default) or cloudevents")
     .option("--webhook-url <url>", "post ACR native webhook bodies to this endpoint")
+    .option(
+      "--webhook-header <header>",
+      "custom header on webhook posts, 'Name: value' (repeatable; e.g. a shared secret)",
+      collect,
+    )
+    .option("--events-header <header>", "custom delivery header on Event Grid posts (repeatable)", collect)
+    .option("--events-ca <file>", "PEM CA to trust when the events or webhook endpoint serves HTTPS")
     .option("--latency-ms <n>", "added latency per request")
     .option("--fail-rate <rates>", "inject answers at these rates, e.g. 429=0.05,500=0.02")
     .option("--retry-after <seconds>", "Retry-After of injected 429 answers (default 1)")

@@ -155,6 +155,7 @@ describe("the emulator's CloudEvents and native webhooks", () => {
       eventsUrl: cloudEvents.url,
       eventsSchema: "cloudevents",
       webhookUrl: webhook.url,
+      events: { webhookHeaders: { "X-Acr-Steward-Secret": "hook-secret" } },
     });
     const client = new RawRegistryClient({ baseUrl: env.url, ca: env.emulator.caCert, credentials });
     const config = Buffer.from("{}");
@@ -196,6 +197,9 @@ describe("the emulator's CloudEvents and native webhooks", () => {
     });
     await new EventGridDeserializer().deserializeCloudEvents(post?.body ?? "");
 
+    // The webhook carries the custom header configured on it (as ACR webhooks do), the CloudEvents don't.
+    expect(webhook.requests[0]?.headers["x-acr-steward-secret"]).toBe("hook-secret");
+    expect(post?.headers["x-acr-steward-secret"]).toBeUndefined();
     const hook = AcrWebhookBodySchema.strict().parse(JSON.parse(webhook.requests[0]?.body ?? ""));
     expect(hook).toMatchObject({ id: cloudEvent.id, action: "push", target: { repository: "team/hooks" } });
 

@@ -66,6 +66,28 @@ describe("emulator flags", () => {
     expect(() => emulatorOptionsFromFlags({ username: "u" })).toThrow(/--username and --password/);
     expect(() => emulatorOptionsFromFlags({ eventsSchema: "cloudevents" })).toThrow(/--events-url/);
   });
+
+  it("passes custom event headers through to event delivery and rejects malformed ones", () => {
+    const options = emulatorOptionsFromFlags({
+      webhookUrl: "http://127.0.0.1:7071/api/registryWebhook",
+      webhookHeader: ["X-Acr-Steward-Secret: s3cret", "X-Other:1"],
+      eventsUrl: "http://127.0.0.1:7071/runtime/webhooks/EventGrid",
+      eventsHeader: ["Aeg-Custom: yes"],
+    });
+    expect(options.events).toEqual({
+      webhookHeaders: { "X-Acr-Steward-Secret": "s3cret", "X-Other": "1" },
+      eventsHeaders: { "Aeg-Custom": "yes" },
+    });
+    expect(() =>
+      emulatorOptionsFromFlags({ webhookUrl: "http://127.0.0.1:1/x", webhookHeader: ["no colon"] }),
+    ).toThrow(/--webhook-header: expected 'Name: value'/);
+    expect(() => emulatorOptionsFromFlags({ webhookHeader: ["A: b"] })).toThrow(
+      /--webhook-header needs --webhook-url/,
+    );
+    expect(() =>
+      emulatorOptionsFromFlags({ eventsUrl: "http://127.0.0.1:1/x", eventsCa: "/no/such/ca.pem" }),
+    ).toThrow(/--events-ca: cannot read/);
+  });
 });
 
 describe("fault injection", () => {
