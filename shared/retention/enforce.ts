@@ -1,0 +1,148 @@
+import { NotFoundError, PartialListingError, ValidationError } from "../errors/index.js";
+import { RepositoryNameSchema } from "../oci/reference.js";
+import type { LoadCandidatesOptions } from "./adapters/loadCandidates.js";
+import { loadRetentionCandidates } from "./adapters/loadCandidates.js";
+import type { RegistryReader } from "./adapters/registryRetention.js";
+import type { RepositoryListing } from "./candidates.js";
+import type { ExecutionReport, RetentionPorts } from "./executor.js";
+import { executeRetentionPlan } from "./executor.js";
+import type { RetentionCaps, RetentionPlan } from "./plan.js";
+import { planRetention } from "./planner.js";
+import { compileRetentionPolicy, type RetentionPolicy } from "./policy.js";
+
+/**
+ * The retention use-cases behind every entry point (queue trigger, HTTP preview, CLI):
+ * `planRegistryRetention` lists the registry through a read-only view and plans; `enforceRetention`
+ * plans and hands the plan to the executor, which deletes only when the caller asks for it AND the
+ * global switch allows it.
+ */
+
+export interface RetentionScope {
+  /** Repositories to plan. Undefined: every repository of the registry that some rule applies to. */
+  readonly repositories?: readonly string[];
+}
+
+export interface PlanRetentionDependencies {
+  /** Read-only: planning cannot delete, whatever it is given. */
+  readonly registry: RegistryReader;
+  readonly policy: RetentionPolicy;
+  readonly caps: RetentionCaps;
+  readonly load?: LoadCandidatesOptions;
+  /** Called before each repository is listed. */
+  readonly onRepository?: (repository: string, index: number, count: number) => void;
+}
+
+export interface RetentionPreview {
+  readonly plan: RetentionPlan;
+  /** Repositories that were asked for and do not exist (nothing was planned for them). */
+  readonly missingRepositories: readonly string[];
+}
+
+/** Lists and plans. Pure reads: the registry view it receives has no method that changes anything. */
+export async function planRegistryRetention(
+  scope: RetentionScope,
+  deps: PlanRetentionDependencies,
+  now: Date,
+): Promise<RetentionPreview> {
+  const repositories = await repositoriesInScope(scope, deps);
+  const listings: RepositoryListing[] = [];
+  const missingRepositories: string[] = [];
+  for (const [index, repository] of repositories.entries()) {
+    deps.onRepository?.(repository, index, repositories.length);
+    try {
+      listings.push(await loadRetentionCandidates(deps.registry, repository, deps.load));
+    } catch (error) {
+      if (!(error instanceof NotFoundError)) throw error;
+      missingRepositories.push(repository);
+    }
+  }
+  const plan = planRetention(listings, deps.policy, { now, caps: deps.caps });
+  return { plan, missingRepositories };
+}
+
+async function repositoriesInScope(
+  scope: RetentionScope,
+  deps: PlanRetentionDependencies,
+): Promise<string[]> {
+  if (scope.repositories !== undefined) {
+    const names: string[] = [];
+    for (const name of scope.repositories) {
+      const parsed = RepositoryNameSchema.safeParse(name);
+      if (!parsed.success) {
+        throw new ValidationError(
+          `'${name}' is not a repository name (lowercase path segments, OCI grammar)`,
+        );
+      }
+      names.push(parsed.data);
+    }
+    return [...new Set(names)].sort();
+  }
+  const compiled = compileRetentionPolicy(deps.policy);
+  const names: string[] = [];
+  try {
+    for await (const name of deps.registry.listRepositories()) {
+      if (compiled.rules.some((rule) => rule.appliesToRepository(name))) names.push(name);
+    }
+  } catch (error) {
+    // Planning the repositories that were seen is safe (each has its own complete listing), but a
+    // run that silently skips part of the registry is not what anyone asked for: say so.
+    if (error instanceof PartialListingError) {
+      throw new PartialListingError(`${error.message}; no retention was planned`, {
+        listing: error.listing,
+        itemsSeen: error.itemsSeen,
+        cause: error,
+      });
+    }
+    throw error;
+  }
+  return names.sort();
+}
+
+export interface EnforceRetentionRequest extends RetentionScope {
+  /** The caller asks for real deletions (the global switch may still force a dry run). */
+  readonly enforce: boolean;
+  /** Who asks, for the audit rows: "queue:retention-requests", "cli:alice"... never a secret. */
+  readonly actor: string;
+  readonly runId?: string;
+  readonly signal?: AbortSignal;
+}
+
+export interface EnforceRetentionDependencies extends PlanRetentionDependencies {
+  /** Where the executor deletes, audits and takes leases. */
+  readonly ports: RetentionPorts;
+  /** ACR_STEWARD_RETENTION_ENFORCE: false forces a dry run whatever the request says. */
+  readonly globalEnforce: boolean;
+  readonly leaseTtlMs?: number;
+}
+
+export interface EnforceRetentionResult extends RetentionPreview {
+  readonly report: ExecutionReport;
+}
+
+/**
+ * Plans and executes retention for a scope. Every action (or simulated action) leaves an audit row.
+ *
+ * @example
+ *   const result = await enforceRetention(
+ *     { repositories: ["team/web"], enforce: true, actor: "queue:retention-requests" },
+ *     { registry: readOnlyRegistry(registry), policy, caps, ports, globalEnforce: config.retentionEnforce },
+ *     new Date(),
+ *   );
+ */
+export async function enforceRetention(
+  request: EnforceRetentionRequest,
+  deps: EnforceRetentionDependencies,
+  now: Date,
+): Promise<EnforceRetentionResult> {
+  const preview = await planRegistryRetention(request, deps, now);
+  const report = await executeRetentionPlan(preview.plan, deps.ports, {
+    enforce: request.enforce,
+    globalEnforce: deps.globalEnforce,
+    actor: request.actor,
+    caps: deps.caps,
+    ...(request.runId === undefined ? {} : { runId: request.runId }),
+    ...(request.signal === undefined ? {} : { signal: request.signal }),
+    ...(deps.leaseTtlMs === undefined ? {} : { leaseTtlMs: deps.leaseTtlMs }),
+  });
+  return { ...preview, report };
+}
