@@ -3,9 +3,11 @@ import { ensureError, ValidationError } from "../shared/errors/index.js";
 import { registerCpCommand } from "./commands/cp.js";
 import { registerEmulatorCommand } from "./commands/emulator.js";
 import { registerExistsCommand } from "./commands/exists.js";
+import { registerImagesCommand } from "./commands/images.js";
 import { registerInspectCommand } from "./commands/inspect.js";
 import { registerLockCommands } from "./commands/lock.js";
 import { registerLsCommand } from "./commands/ls.js";
+import { registerReplayCommand } from "./commands/replay.js";
 import { registerRmCommand } from "./commands/rm.js";
 import { ExitCode } from "./exitCodes.js";
 
@@ -34,6 +36,8 @@ export function buildProgram(): Command {
   registerCpCommand(program);
   registerRmCommand(program);
   registerLockCommands(program);
+  registerReplayCommand(program);
+  registerImagesCommand(program);
   return program;
 }
 
