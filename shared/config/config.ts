@@ -204,7 +204,8 @@ function readStorageConnection(
       tableServiceUri: values[`${prefix}tableServiceUri`],
       blobServiceUri: values[`${prefix}blobServiceUri`],
       credential: values[`${prefix}credential`]?.toLowerCase(),
-      clientId: values[`${prefix}clientId`],
+      // The app-wide user-assigned identity (AZURE_CLIENT_ID) unless the connection names its own.
+      clientId: values[`${prefix}clientId`] ?? values.AZURE_CLIENT_ID,
     };
     const parsed = StorageConnectionSchema.safeParse(candidate);
     if (parsed.success) return parsed.data;

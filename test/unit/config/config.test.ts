@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { DefaultAzureCredential, ManagedIdentityCredential } from "@azure/identity";
 import { describe, expect, it } from "vitest";
 import { loadConfig, parseDuration, storageCredential } from "../../../shared/config/config.js";
@@ -59,6 +60,26 @@ describe("loadConfig", () => {
       if (setting.defaultValue !== undefined) environment[setting.name] = setting.defaultValue;
     }
     expect(loadConfig(environment)).toEqual(loadConfig(MINIMAL));
+  });
+
+  it("accepts the sample local.settings.json as it is", () => {
+    const sample = JSON.parse(readFileSync("local.settings.sample.json", "utf8")) as {
+      Values: Record<string, string>;
+    };
+    const config = loadConfig(sample.Values);
+    expect(config.storage.kind).toBe("connectionString");
+    expect(config.registries.length).toBeGreaterThan(0);
+  });
+
+  it("uses AZURE_CLIENT_ID for identity-based storage that names no client id of its own", () => {
+    const config = loadConfig({
+      ACR_STEWARD_REGISTRIES: "r.azurecr.io",
+      AZURE_CLIENT_ID: "00000000-0000-0000-0000-000000000002",
+      ACR_STEWARD_STORAGE__queueServiceUri: "https://acct.queue.core.windows.net",
+      ACR_STEWARD_STORAGE__tableServiceUri: "https://acct.table.core.windows.net",
+      ACR_STEWARD_STORAGE__credential: "managedidentity",
+    });
+    expect(config.storage).toMatchObject({ clientId: "00000000-0000-0000-0000-000000000002" });
   });
 
   it("returns a frozen object", () => {
