@@ -1,5 +1,6 @@
 import { Command, CommanderError } from "commander";
 import { ensureError, ValidationError } from "../shared/errors/index.js";
+import { registerApplyCommand } from "./commands/apply.js";
 import { registerCpCommand } from "./commands/cp.js";
 import { registerEmulatorCommand } from "./commands/emulator.js";
 import { registerExistsCommand } from "./commands/exists.js";
@@ -7,6 +8,7 @@ import { registerImagesCommand } from "./commands/images.js";
 import { registerInspectCommand } from "./commands/inspect.js";
 import { registerLockCommands } from "./commands/lock.js";
 import { registerLsCommand } from "./commands/ls.js";
+import { registerPreviewCommand } from "./commands/preview.js";
 import { registerReplayCommand } from "./commands/replay.js";
 import { registerRmCommand } from "./commands/rm.js";
 import { ExitCode } from "./exitCodes.js";
@@ -36,6 +38,8 @@ export function buildProgram(): Command {
   registerCpCommand(program);
   registerRmCommand(program);
   registerLockCommands(program);
+  registerPreviewCommand(program);
+  registerApplyCommand(program);
   registerReplayCommand(program);
   registerImagesCommand(program);
   return program;

@@ -34,6 +34,8 @@ export interface PlanRetentionDependencies {
 
 export interface RetentionPreview {
   readonly plan: RetentionPlan;
+  /** What the plan was made from (tags of kept manifests, for displays). */
+  readonly listings: readonly RepositoryListing[];
   /** Repositories that were asked for and do not exist (nothing was planned for them). */
   readonly missingRepositories: readonly string[];
 }
@@ -57,7 +59,7 @@ export async function planRegistryRetention(
     }
   }
   const plan = planRetention(listings, deps.policy, { now, caps: deps.caps });
-  return { plan, missingRepositories };
+  return { plan, listings, missingRepositories };
 }
 
 async function repositoriesInScope(
@@ -113,11 +115,18 @@ export interface EnforceRetentionDependencies extends PlanRetentionDependencies 
   /** ACR_STEWARD_RETENTION_ENFORCE: false forces a dry run whatever the request says. */
   readonly globalEnforce: boolean;
   readonly leaseTtlMs?: number;
+  /**
+   * Asked with the plan before anything is executed (the CLI's confirmation); false ends the run
+   * with nothing executed and nothing audited. Without it the plan is executed at once.
+   */
+  readonly confirm?: (preview: RetentionPreview) => Promise<boolean>;
 }
 
-export interface EnforceRetentionResult extends RetentionPreview {
-  readonly report: ExecutionReport;
-}
+export type EnforceRetentionResult = RetentionPreview &
+  (
+    | { readonly status: "executed"; readonly report: ExecutionReport }
+    | { readonly status: "declined"; readonly report?: undefined }
+  );
 
 /**
  * Plans and executes retention for a scope. Every action (or simulated action) leaves an audit row.
@@ -135,6 +144,7 @@ export async function enforceRetention(
   now: Date,
 ): Promise<EnforceRetentionResult> {
   const preview = await planRegistryRetention(request, deps, now);
+  if (deps.confirm && !(await deps.confirm(preview))) return { ...preview, status: "declined" };
   const report = await executeRetentionPlan(preview.plan, deps.ports, {
     enforce: request.enforce,
     globalEnforce: deps.globalEnforce,
@@ -144,5 +154,5 @@ export async function enforceRetention(
     ...(request.signal === undefined ? {} : { signal: request.signal }),
     ...(deps.leaseTtlMs === undefined ? {} : { leaseTtlMs: deps.leaseTtlMs }),
   });
-  return { ...preview, report };
+  return { ...preview, status: "executed", report };
 }

@@ -141,6 +141,13 @@ async function auditRows(audit: TableClient, runId: string): Promise<Record<stri
   return rows;
 }
 
+/** enforceRetention without a confirmation hook always executes; this narrows its result. */
+async function enforce(...args: Parameters<typeof enforceRetention>) {
+  const result = await enforceRetention(...args);
+  if (result.status !== "executed") throw new Error("the run was declined");
+  return result;
+}
+
 describe("retention on the demo seed", () => {
   let h: Harness;
   let facts: SeedFacts;
@@ -241,7 +248,7 @@ describe("retention on the demo seed", () => {
 
   it("a dry run changes nothing in the registry and audits what it would do", async () => {
     const before = await fullListing(h.registry);
-    const result = await enforceRetention(
+    const result = await enforce(
       { enforce: true, actor: "test:dry-run" },
       {
         registry: readOnlyRegistry(h.registry),
@@ -263,7 +270,7 @@ describe("retention on the demo seed", () => {
   });
 
   it("applies: the registry holds exactly the expected manifests, one audit row per action", async () => {
-    const result = await enforceRetention(
+    const result = await enforce(
       { enforce: true, actor: "test:apply" },
       {
         registry: readOnlyRegistry(h.registry),
@@ -322,7 +329,7 @@ describe("retention on the demo seed", () => {
   });
 
   it("a second apply deletes nothing more", async () => {
-    const result = await enforceRetention(
+    const result = await enforce(
       { enforce: true, actor: "test:apply-again" },
       {
         registry: readOnlyRegistry(h.registry),
@@ -364,7 +371,7 @@ describe("two applies on one repository at once", () => {
         },
       };
       const run = (ports: RetentionPorts, actor: string) =>
-        enforceRetention(
+        enforce(
           { repositories: ["team/web"], enforce: true, actor },
           {
             registry: readOnlyRegistry(h.registry),
