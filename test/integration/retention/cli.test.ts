@@ -1,0 +1,202 @@
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { PassThrough } from "node:stream";
+import { TableClient } from "@azure/data-tables";
+import { Command } from "commander";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { registerApplyCommand } from "../../../cli/commands/apply.js";
+import { type RetentionCommandDependencies, registerPreviewCommand } from "../../../cli/commands/preview.js";
+import type { CliIo } from "../../../cli/output.js";
+import { TABLE_NAMES } from "../../../shared/config/settings.js";
+import { GuardError } from "../../../shared/errors/index.js";
+import { InMemoryAuditSink, openRegistry, type Registry } from "../../../shared/registry/index.js";
+import { startTestEmulator, type TestEmulator } from "../../helpers/emulator.js";
+import { getTestStorage, stopTestStorage } from "../../helpers/storage.js";
+
+/**
+ * `acr-steward preview` and `apply` on the emulator's demo seed (real SDK over HTTPS), with audit
+ * rows and leases in Azurite. The commands run in-process with captured output.
+ */
+const POLICY = `
+version: 1
+rules:
+  - id: old-tags
+    repositories: { include: ["tools/**"] }
+    delete: { taggedOlderThan: 90d }
+  - id: untagged
+    repositories: { include: ["tools/**"] }
+    delete: { untaggedOlderThan: 1d }
+`;
+
+let env: TestEmulator;
+let registry: Registry;
+let storage: string;
+let folder: string;
+let policyFile: string;
+
+beforeAll(async () => {
+  [env, storage] = await Promise.all([
+    startTestEmulator({ seed: { kind: "demo" }, randomSeed: 5 }),
+    getTestStorage(),
+  ]);
+  registry = await openRegistry({
+    registry: env.loginServer,
+    credentials: { kind: "token", credential: env.credential },
+    allowList: [env.loginServer],
+    caCertPem: env.emulator.caCert,
+    audit: new InMemoryAuditSink(),
+    retryPolicy: { baseDelayMs: 5, maxDelayMs: 50 },
+  });
+  folder = mkdtempSync(join(tmpdir(), "acr-steward-retention-cli-"));
+  policyFile = join(folder, "policy.yaml");
+  writeFileSync(policyFile, POLICY);
+}, 30_000);
+afterAll(async () => {
+  await env?.close();
+  await stopTestStorage();
+  if (folder) rmSync(folder, { recursive: true, force: true });
+});
+
+async function run(args: string[], options: { env?: NodeJS.ProcessEnv; answer?: string } = {}) {
+  const out: string[] = [];
+  const err: string[] = [];
+  let exitCode = 0;
+  const stdin = Object.assign(new PassThrough(), { isTTY: options.answer !== undefined });
+  if (options.answer !== undefined) stdin.write(`${options.answer}\n`);
+  const io: CliIo = {
+    stdout: { write: (text: string) => out.push(text) },
+    stderr: { write: (text: string) => err.push(text), isTTY: false },
+    stdin,
+    setExitCode: (code) => {
+      exitCode = code;
+    },
+  };
+  const deps: RetentionCommandDependencies = {
+    io,
+    env: options.env ?? {},
+    openRegistry: async () => registry,
+    now: () => new Date(),
+    embeddedStorage: { cwd: folder },
+  };
+  const program = new Command().exitOverride();
+  registerPreviewCommand(program, deps);
+  registerApplyCommand(program, deps);
+  let error: unknown;
+  try {
+    await program.parseAsync(["node", "acr-steward", ...args]);
+  } catch (thrown) {
+    error = thrown;
+  }
+  return { stdout: out.join(""), stderr: err.join(""), exitCode, error };
+}
+
+async function toolsTags(): Promise<string[]> {
+  const tags: string[] = [];
+  for await (const tag of registry.listTags("tools/base")) tags.push(tag.name);
+  return tags.sort();
+}
+
+describe("acr-steward preview", () => {
+  it("prints one aligned table per repository with actions, rules, reasons and totals", async () => {
+    const result = await run(["preview", "--policy", policyFile]);
+    expect(result.error).toBeUndefined();
+    const lines = result.stdout.split("\n");
+    const heading = lines.find((line) => line.includes("/tools/base"));
+    expect(heading).toMatch(/3 manifests: delete 2, untag 1, keep 0 \(0 guarded\); reclaimable \d/);
+    const header = lines.find((line) => line.startsWith("DIGEST"));
+    expect(header).toMatch(/^DIGEST\s+TAGS\s+ACTION\s+SIZE\s+RULE\s+REASON$/);
+    const row = lines.find((line) => line.includes(" 3.18 "));
+    expect(row).toMatch(/delete\s+.*old-tags\s+deleted by rule "old-tags"/);
+    expect(lines.find((line) => line.includes(" 3.19 "))).toMatch(/untag/);
+    expect(result.stdout).toMatch(/Total: 3 manifests in 1 repository: delete 2, untag 1/);
+    expect(result.stdout).toContain("Preview only: nothing was changed.");
+    expect(await toolsTags()).toEqual(["3.18", "3.19", "latest"]);
+  });
+
+  it("--json prints the plan and nothing else", async () => {
+    const result = await run(["preview", "--policy", policyFile, "--repo", "tools/base", "--json"]);
+    const document = JSON.parse(result.stdout) as {
+      plan: { totals: { delete: number; bytesReclaimable: number } };
+    };
+    expect(document.plan.totals.delete).toBe(2);
+    expect(document.plan.totals.bytesReclaimable).toBeGreaterThan(0);
+  });
+
+  it("names the policy file and the bad field when the policy is invalid", async () => {
+    const bad = join(folder, "bad.yaml");
+    writeFileSync(
+      bad,
+      "version: 1\nrules:\n  - id: x\n    repositories: { include: ['**'] }\n    delete: { untaggedOlderThan: 200y }\n",
+    );
+    const result = await run(["preview", "--policy", bad]);
+    expect(String(result.error)).toContain(bad);
+    expect(String(result.error)).toMatch(/untaggedOlderThan/);
+  });
+});
+
+describe("acr-steward apply", () => {
+  it("refuses while the kill switch is off, whatever --yes says", async () => {
+    for (const value of [undefined, "false", "no"]) {
+      const result = await run(["apply", "--policy", policyFile, "--yes", "--store", storage], {
+        env: value === undefined ? {} : { ACR_STEWARD_RETENTION_ENFORCE: value },
+      });
+      expect(result.error).toBeInstanceOf(GuardError);
+      expect(String(result.error)).toMatch(/ACR_STEWARD_RETENTION_ENFORCE/);
+    }
+    expect(await toolsTags()).toEqual(["3.18", "3.19", "latest"]);
+  });
+
+  it("refuses without --yes when nobody can be asked, and does nothing when the answer is no", async () => {
+    const on = { ACR_STEWARD_RETENTION_ENFORCE: "true" };
+    const refused = await run(["apply", "--policy", policyFile, "--store", storage], { env: on });
+    expect(refused.error).toBeInstanceOf(GuardError);
+    expect(String(refused.error)).toMatch(/--yes/);
+    const declined = await run(["apply", "--policy", policyFile, "--store", storage], {
+      env: on,
+      answer: "n",
+    });
+    expect(declined.error).toBeUndefined();
+    expect(declined.stderr).toMatch(/Delete 2 manifests and remove 2 tags \(1 untag action\)/);
+    expect(declined.stdout).toContain("Nothing was changed.");
+    expect(await toolsTags()).toEqual(["3.18", "3.19", "latest"]);
+  });
+
+  it("with --yes applies within the caps, prints what was done and writes audit rows", async () => {
+    const on = { ACR_STEWARD_RETENTION_ENFORCE: "true" };
+    const capped = await run(
+      ["apply", "--policy", policyFile, "--yes", "--store", storage, "--max-deletes-per-repo", "1", "--json"],
+      { env: on },
+    );
+    expect(capped.error).toBeUndefined();
+    const first = JSON.parse(capped.stdout) as {
+      report: { runId: string; totals: Record<string, number> };
+    };
+    expect(first.report.totals).toMatchObject({ deleted: 1, untagged: 0, failed: 0 });
+    expect(await toolsTags()).toEqual(["3.19", "latest"]);
+
+    const result = await run(["apply", "--policy", policyFile, "--yes", "--store", storage], { env: on });
+    expect(result.error).toBeUndefined();
+    expect(result.exitCode).toBe(0);
+    expect(result.stdout).toMatch(/Applied \(enforce\)/);
+    expect(result.stdout).toMatch(/untag\s+untagged\s+old-tags/);
+    expect(result.stdout).toMatch(/delete\s+deleted\s+untagged/);
+    expect(result.stdout).toMatch(/Done: deleted 1, untagged 1\./);
+    expect(await toolsTags()).toEqual(["latest"]);
+
+    const audit = TableClient.fromConnectionString(storage, TABLE_NAMES.audit, {
+      allowInsecureConnection: true,
+    });
+    const rows: Record<string, unknown>[] = [];
+    for await (const row of audit.listEntities({
+      queryOptions: { filter: `runId eq '${first.report.runId}'` },
+    }))
+      rows.push(row);
+    // The cap held the other two actions back in the plan: they were never attempted.
+    expect(rows.map((row) => row.outcome)).toEqual(["deleted"]);
+    expect(String(rows[0]?.actor)).toMatch(/^cli:/);
+
+    const again = await run(["apply", "--policy", policyFile, "--yes", "--store", storage], { env: on });
+    expect(again.stdout).toMatch(/Done: nothing to do\./);
+  });
+});
