@@ -11,6 +11,8 @@ import { registerLsCommand } from "./commands/ls.js";
 import { registerPreviewCommand } from "./commands/preview.js";
 import { registerReplayCommand } from "./commands/replay.js";
 import { registerRmCommand } from "./commands/rm.js";
+import { registerScanCommand } from "./commands/scan.js";
+import { registerScansCommand } from "./commands/scans.js";
 import { ExitCode } from "./exitCodes.js";
 
 const EXIT_CODES_HELP = `
@@ -42,6 +44,8 @@ export function buildProgram(): Command {
   registerApplyCommand(program);
   registerReplayCommand(program);
   registerImagesCommand(program);
+  registerScanCommand(program);
+  registerScansCommand(program);
   return program;
 }
 

@@ -1,13 +1,11 @@
 import { NotFoundError } from "../shared/errors/index.js";
-import type { Descriptor, Registry } from "../shared/registry/index.js";
+import type { Registry } from "../shared/registry/index.js";
 import { parseManifest } from "../shared/registry/ociManifest.js";
+import { platformChildren } from "../shared/scanning/platforms.js";
 import type { PlatformChild } from "../shared/scanning/scanImage.js";
 import type { ScanTarget } from "../shared/scanning/scanRunner.js";
 
-/**
- * What to scan for a digest: the image itself, or each platform child of an index. Attestation
- * manifests that buildx puts in indexes (platform `unknown/unknown`) are not images and are left out.
- */
+/** What to scan for a digest: the image itself, or each platform child of an index. */
 export type ScanPlan =
   | { readonly kind: "image" }
   | { readonly kind: "index"; readonly children: readonly PlatformChild[] }
@@ -19,28 +17,6 @@ export interface ManifestPlanner {
 
 /** Scans every digest as a single image (Trivy picks linux/amd64 from an index): for registries we cannot read. */
 export const SCAN_AS_IMAGE: ManifestPlanner = { plan: async () => ({ kind: "image" }) };
-
-const DIGEST_CHILD = /^sha(?:256|512):[a-f0-9]+$/;
-
-export function platformChildren(children: readonly Descriptor[]): PlatformChild[] {
-  const out: PlatformChild[] = [];
-  const seen = new Set<string>();
-  for (const child of children) {
-    const platform = child.platform;
-    if (platform?.os === undefined || platform.architecture === undefined) continue;
-    if (platform.os === "unknown" || platform.architecture === "unknown") continue;
-    if (child.annotations?.["vnd.docker.reference.type"] === "attestation-manifest") continue;
-    if (!DIGEST_CHILD.test(child.digest)) continue;
-    const name = [platform.os, platform.architecture, platform.variant]
-      .filter((part): part is string => part !== undefined && part !== "")
-      .join("/");
-    // The same platform twice (rare, but allowed by the spec): the first wins, as runtimes pick it.
-    if (seen.has(name)) continue;
-    seen.add(name);
-    out.push({ platform: name, digest: child.digest });
-  }
-  return out;
-}
 
 /** Reads the manifest through the Registry port (one registry per allow-listed login server). */
 export class RegistryManifestPlanner implements ManifestPlanner {

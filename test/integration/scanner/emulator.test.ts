@@ -1,10 +1,11 @@
 import path from "node:path";
 import type { AccessToken, TokenCredential } from "@azure/core-auth";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { platformChildren, RegistryManifestPlanner } from "../../../scanner/manifestPlan.js";
+import { RegistryManifestPlanner } from "../../../scanner/manifestPlan.js";
 import { AuthenticationError, ConfigurationError, UnavailableError } from "../../../shared/errors/index.js";
 import { openRegistry, type Registry } from "../../../shared/registry/index.js";
 import { AcrRefreshTokenMinter, jwtExpiryMs } from "../../../shared/scanning/credentials/index.js";
+import { platformChildren } from "../../../shared/scanning/platforms.js";
 import type { ScanCredentialsProvider } from "../../../shared/scanning/ports.js";
 import { ACR_REFRESH_TOKEN_USERNAME, type RegistryCredentials } from "../../../shared/scanning/scanRunner.js";
 import { fetchEmulator, startTestEmulator, type TestEmulator } from "../../helpers/emulator.js";

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { platformChildren } from "../../../scanner/manifestPlan.js";
+import { platformChildren } from "../../../shared/scanning/platforms.js";
 import {
   decodePoisonRecord,
   encodePoisonRecord,
