@@ -51,7 +51,7 @@ export interface ImageScan {
   readonly fixable: number;
 }
 
-/** One line of `images --json`. */
+/** One line of `images --json`; every key is always there, `null` when unknown. */
 export interface ImageRow {
   readonly registry: string;
   readonly repository: string;
@@ -63,15 +63,15 @@ export interface ImageRow {
   /** `os/architecture[/variant]` of the image or of an index's children; empty until enriched. */
   readonly platforms: readonly string[];
   /** Manifest, config and layers; undefined until a registry read enriched the row. */
-  readonly sizeInBytes: number | undefined;
+  readonly sizeInBytes: number | null;
   /** Bytes of the manifest itself, as the events reported. */
   readonly manifestSize: number;
-  readonly createdAt: string | undefined;
-  readonly firstPushedAt: string | undefined;
-  readonly pushedAt: string | undefined;
-  readonly pushedBy: string | undefined;
-  readonly deletedAt: string | undefined;
-  readonly deletedBy: string | undefined;
+  readonly createdAt: string | null;
+  readonly firstPushedAt: string | null;
+  readonly pushedAt: string | null;
+  readonly pushedBy: string | null;
+  readonly deletedAt: string | null;
+  readonly deletedBy: string | null;
   /** The row holds only what events said; a sweep adds the registry's details. */
   readonly needsEnrichment: boolean;
   /** The latest scan of the digest; null when none is known. */
@@ -207,14 +207,14 @@ export function toImageRow(record: ManifestRecord, scan: ScanRecord | undefined)
     platforms: (description?.platforms ?? []).map((p) =>
       [p.os, p.architecture, p.variant].filter((part) => part !== undefined && part !== "").join("/"),
     ),
-    sizeInBytes: description?.sizeInBytes,
+    sizeInBytes: description?.sizeInBytes ?? null,
     manifestSize: record.manifestSize,
-    createdAt: description?.createdAt,
-    firstPushedAt: record.firstPushedAt,
-    pushedAt: record.lastPushedAt,
-    pushedBy: record.pushedBy,
-    deletedAt: record.deletedAt,
-    deletedBy: record.deletedBy,
+    createdAt: description?.createdAt ?? null,
+    firstPushedAt: record.firstPushedAt ?? null,
+    pushedAt: record.lastPushedAt ?? null,
+    pushedBy: record.pushedBy ?? null,
+    deletedAt: record.deletedAt ?? null,
+    deletedBy: record.deletedBy ?? null,
     needsEnrichment: record.needsEnrichment,
     scan:
       scan === undefined
@@ -251,12 +251,12 @@ export function renderImages(rows: readonly ImageRow[]): string {
     { header: "PLATFORM", value: platformText },
     {
       header: "SIZE",
-      value: (row) => (row.sizeInBytes === undefined ? "?" : formatBytes(row.sizeInBytes)),
+      value: (row) => (row.sizeInBytes === null ? "?" : formatBytes(row.sizeInBytes)),
       align: "right",
     },
     { header: "PUSHED", value: (row) => timeText(row.pushedAt) },
     { header: "BY", value: (row) => row.pushedBy ?? "-" },
-    { header: "DELETED", value: (row) => (row.deletedAt === undefined ? "-" : timeText(row.deletedAt)) },
+    { header: "DELETED", value: (row) => (row.deletedAt === null ? "-" : timeText(row.deletedAt)) },
     { header: "SCAN", value: (row) => scanText(row.scan) },
   ];
   return renderTable(columns, rows);
@@ -269,8 +269,8 @@ function platformText(row: ImageRow): string {
   return row.needsEnrichment || row.state === "deleted" ? "?" : "-";
 }
 
-function timeText(iso: string | undefined): string {
-  return iso === undefined ? "-" : formatTime(new Date(iso));
+function timeText(iso: string | null): string {
+  return iso === null ? "-" : formatTime(new Date(iso));
 }
 
 const SEVERITY_LABELS: readonly [keyof SeverityCounts, string][] = [
