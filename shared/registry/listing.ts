@@ -41,7 +41,15 @@ export function pagedListing<T>(
           itemsSeen += 1;
           yield item;
         }
-        if (page.next === undefined || page.next === cursor) return;
+        if (page.next === undefined) return;
+        if (page.next === cursor) {
+          // A registry that hands back the page we just read would loop forever; stopping quietly would
+          // pass a partial listing off as complete.
+          throw new PartialListingError(
+            `the listing of ${listing} stopped after ${itemsSeen} items: the registry returned the same next-page link twice (${cursor}) — what was seen is not the complete listing`,
+            { listing, itemsSeen, context: { pages, cursor } },
+          );
+        }
         cursor = page.next;
       }
     },

@@ -56,4 +56,11 @@ describe("pagedListing", () => {
     const { listing } = pages(0);
     await expect(collectListing(listing)).rejects.toBeInstanceOf(UnavailableError);
   });
+
+  it("refuses a registry that sends the same next link again instead of stopping quietly", async () => {
+    const listing = pagedListing("tags of loop", async () => ({ items: [1], next: "same" }));
+    const error = await collectListing(listing).catch((thrown: unknown) => thrown);
+    expect(error).toBeInstanceOf(PartialListingError);
+    expect((error as PartialListingError<number>).items).toEqual([1, 1]);
+  });
 });
