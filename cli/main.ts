@@ -11,6 +11,7 @@ import { registerLsCommand } from "./commands/ls.js";
 import { registerPreviewCommand } from "./commands/preview.js";
 import { registerReplayCommand } from "./commands/replay.js";
 import { registerRmCommand } from "./commands/rm.js";
+import { registerSweepCommand } from "./commands/sweep.js";
 import { registerScanCommand } from "./commands/scan.js";
 import { registerScansCommand } from "./commands/scans.js";
 import { ExitCode } from "./exitCodes.js";
@@ -40,6 +41,7 @@ export function buildProgram(): Command {
   registerCpCommand(program);
   registerRmCommand(program);
   registerLockCommands(program);
+  registerSweepCommand(program);
   registerPreviewCommand(program);
   registerApplyCommand(program);
   registerReplayCommand(program);

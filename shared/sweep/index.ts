@@ -19,7 +19,6 @@ export type {
   RepositoryReconciliation,
 } from "./reconcileRepository.js";
 export { reconcileRepository } from "./reconcileRepository.js";
-export { retentionListingOf } from "./retentionListing.js";
 export type {
   FailedRepository,
   RepositoryListingView,
@@ -32,5 +31,7 @@ export type { SweepStorage, SweepStorageOptions } from "./services.js";
 export { openSweepStorage } from "./services.js";
 export type { StartedSweep, StartSweepDependencies, StartSweepOptions } from "./startSweep.js";
 export { chooseRun, startSweep } from "./startSweep.js";
+export type { QueuedScan, Survey, SurveyDependencies, SurveyOptions } from "./survey.js";
+export { surveyRegistry } from "./survey.js";
 export type { TagRemovals } from "./tagRemovals.js";
 export { TableTagRemovals } from "./tagRemovals.js";
