@@ -29,7 +29,7 @@ export interface RetentionRuntime {
 export interface RetentionRuntimeParts {
   /** Opens a registry (tests: the emulator); the allow-list is checked before it is called. */
   readonly openRegistry?: (loginServer: string, config: StewardConfig) => Promise<Registry>;
-  readonly tables?: Partial<Pick<typeof TABLE_NAMES, "audit" | "coordination">>;
+  readonly tables?: { readonly audit?: string; readonly coordination?: string };
   readonly clock?: Clock;
 }
 
