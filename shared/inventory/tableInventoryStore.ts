@@ -429,7 +429,12 @@ export class TableInventoryStore implements InventoryStore {
     for (const actions of byDay.values()) {
       for (let start = 0; start < actions.length; start += MAX_TRANSACTION_ACTIONS) {
         const chunk = actions.slice(start, start + MAX_TRANSACTION_ACTIONS);
-        await this.#call("write audit", () => this.#tables.audit.submitTransaction(chunk));
+        const [only] = chunk;
+        await this.#call("write audit", async () => {
+          if (chunk.length === 1 && only?.[0] === "upsert")
+            await this.#tables.audit.upsertEntity(only[1], "Replace");
+          else await this.#tables.audit.submitTransaction(chunk);
+        });
       }
     }
   }
@@ -608,7 +613,7 @@ function toManifestEntity(state: ManifestState): ManifestEntity {
     ...(state.lastDelete && { lastDelete: JSON.stringify(state.lastDelete) }),
     lastEventAt: last?.at ?? "",
     lastEventId: last?.eventId ?? "",
-    ...(state.description && { description: JSON.stringify(state.description) }),
+    ...(state.description && { description: describeForTable(state.description) }),
     needsEnrichment: state.needsEnrichment,
     ...(state.enrichmentError && { enrichmentError: state.enrichmentError }),
   };
@@ -706,4 +711,23 @@ async function forEachLimited<T>(
     while (next < items.length) await work(items[next++] as T);
   });
   await Promise.all(workers);
+}
+
+/** A string property holds at most 64 KiB (32K UTF-16 characters); huge indexes keep their first children. */
+const MAX_DESCRIPTION_CHARS = 30_000;
+
+function describeForTable(description: ManifestDescription): string {
+  const full = JSON.stringify(description);
+  if (full.length <= MAX_DESCRIPTION_CHARS) return full;
+  const children = [...description.children];
+  while (children.length > 0) {
+    children.length = Math.floor(children.length / 2);
+    const shortened = JSON.stringify({
+      ...description,
+      children,
+      childrenTruncatedFrom: description.children.length,
+    });
+    if (shortened.length <= MAX_DESCRIPTION_CHARS) return shortened;
+  }
+  return JSON.stringify({ ...description, children: [], platforms: description.platforms.slice(0, 50) });
 }

@@ -163,6 +163,18 @@ describe("Class: TableInventoryStore", () => {
     });
   });
 
+  it("stores an index with thousands of children within the table's property limit", async () => {
+    const push = registryEvent({ repository: "huge/index", digest: digestOf(40), occurredAt: T1 });
+    const children = Array.from({ length: 3000 }, (_, i) => digestOf(100_000 + i));
+    harness.enricher.descriptions.set(push.digest, { platforms: [], children });
+    expect((await harness.inventory.apply(push)).outcome).toBe("applied");
+    const manifest = await harness.inventory.getManifest(REGISTRY, "huge/index", push.digest);
+    expect(manifest?.description?.children.length).toBeGreaterThan(100);
+    expect(manifest?.description?.children).toEqual(
+      children.slice(0, manifest?.description?.children.length),
+    );
+  });
+
   it("keeps registries and nested repositories apart", async () => {
     const a = registryEvent({ registry: "one.azurecr.io", repository: "a/b/c", occurredAt: T1 });
     const b = registryEvent({ registry: "two.azurecr.io", repository: "a/b/c", occurredAt: T1 });
