@@ -29,6 +29,8 @@ export interface LoadCandidatesOptions {
   /** Manifest reads in flight at once (the registry layer also limits per login server). Default 8. */
   readonly concurrency?: number;
   readonly signal?: AbortSignal;
+  /** Entries per listing page (the registry's default when absent). */
+  readonly pageSize?: number;
   /** Called as manifests are listed and read, for progress displays. */
   readonly onProgress?: (progress: { readonly listed: number; readonly read: number }) => void;
 }
@@ -58,12 +60,14 @@ export async function loadRetentionCandidates(
   repository: string,
   options: LoadCandidatesOptions = {},
 ): Promise<RepositoryListing> {
+  const listOptions = {
+    ...(options.signal ? { signal: options.signal } : {}),
+    ...(options.pageSize === undefined ? {} : { pageSize: options.pageSize }),
+  };
   let listingComplete = true;
   const summaries: ManifestSummary[] = [];
   try {
-    for await (const summary of registry.listManifests(repository, {
-      ...(options.signal ? { signal: options.signal } : {}),
-    })) {
+    for await (const summary of registry.listManifests(repository, listOptions)) {
       summaries.push(summary);
       if (summaries.length % 500 === 0) options.onProgress?.({ listed: summaries.length, read: 0 });
     }
@@ -74,7 +78,7 @@ export async function loadRetentionCandidates(
 
   const tagInfo = new Map<string, TagInfo>();
   try {
-    for await (const tag of registry.listTags(repository, options.signal ? { signal: options.signal } : {})) {
+    for await (const tag of registry.listTags(repository, listOptions)) {
       tagInfo.set(tag.name, tag);
     }
   } catch (error) {
