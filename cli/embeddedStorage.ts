@@ -29,13 +29,15 @@ export interface EmbeddedStorageOptions {
   readonly cwd?: string;
   /** Services to start; default table and queue (the inventory and the work queues). */
   readonly services?: readonly EmbeddedService[];
+  /** Keep nothing on disk (demos, tests): no folder, no lock, everything gone on stop. */
+  readonly inMemory?: boolean;
 }
 
 export interface EmbeddedStorage {
   /** For our table, queue and blob clients; names only the services that were started. */
   readonly connectionString: string;
-  /** The data folder (absolute). */
-  readonly location: string;
+  /** The data folder (absolute); undefined in memory. */
+  readonly location: string | undefined;
   readonly ports: Readonly<Partial<Record<EmbeddedService, number>>>;
   /** Saves the data and closes every port and timer; safe to call twice. */
   stop(): Promise<void>;
@@ -95,11 +97,11 @@ function loadAzurite(service: EmbeddedService): {
  * Azurite's configuration constructors take positional arguments (host, port, keep-alive, database
  * paths, ..., loose, skipApiVersionCheck); access and debug logs stay off so nothing is printed.
  */
-function configurationFor(service: EmbeddedService, location: string): unknown {
+function configurationFor(service: EmbeddedService, location: string, inMemory: boolean): unknown {
   const { Configuration } = loadAzurite(service);
   const logs = { enableAccessLog: false, accessLogWriteStream: undefined };
   const debug = { enableDebugLog: false, debugLogFilePath: undefined };
-  const tail = [true /* loose */, true /* skipApiVersionCheck */, "", "", "", undefined, false, false];
+  const tail = [true /* loose */, true /* skipApiVersionCheck */, "", "", "", undefined, false, inMemory];
   if (service === "table") {
     return new Configuration(
       LOOPBACK,
@@ -133,20 +135,24 @@ function configurationFor(service: EmbeddedService, location: string): unknown {
 
 /** Starts Azurite in this process on free loopback ports, with its data under `location`. */
 export async function startEmbeddedStorage(options: EmbeddedStorageOptions = {}): Promise<EmbeddedStorage> {
+  const inMemory = options.inMemory === true;
   const location = resolve(options.cwd ?? process.cwd(), options.location ?? EMBEDDED_STORAGE_FOLDER);
   const services = [...new Set(options.services ?? (["table", "queue"] as const))];
-  try {
-    mkdirSync(location, { recursive: true });
-  } catch (error) {
-    throw new UnavailableError(`cannot create the embedded store's folder ${location}`, { cause: error });
+  let releaseLock = () => {};
+  if (!inMemory) {
+    try {
+      mkdirSync(location, { recursive: true });
+    } catch (error) {
+      throw new UnavailableError(`cannot create the embedded store's folder ${location}`, { cause: error });
+    }
+    releaseLock = acquireLock(location);
   }
-  const releaseLock = acquireLock(location);
   const started: AzuriteServer[] = [];
   const ports: Partial<Record<EmbeddedService, number>> = {};
   try {
     for (const service of services) {
       const { Server } = loadAzurite(service);
-      const server = new Server(configurationFor(service, location));
+      const server = new Server(configurationFor(service, location, inMemory));
       await server.start();
       started.push(server);
       ports[service] = (server.httpServer.address() as AddressInfo).port;
@@ -154,13 +160,15 @@ export async function startEmbeddedStorage(options: EmbeddedStorageOptions = {})
   } catch (error) {
     await closeAll(started);
     releaseLock();
-    throw new UnavailableError(`the embedded store in ${location} did not start`, { cause: error });
+    throw new UnavailableError(`the embedded store${inMemory ? "" : ` in ${location}`} did not start`, {
+      cause: error,
+    });
   }
 
   let stopping: Promise<void> | undefined;
   return {
     connectionString: connectionStringFor(ports),
-    location,
+    location: inMemory ? undefined : location,
     ports,
     stop() {
       stopping ??= closeAll(started).finally(releaseLock);
@@ -285,7 +293,10 @@ export async function withStore<T>(
       work({
         connectionString: storage.connectionString,
         embedded: true,
-        description: `the embedded store in ${storage.location}`,
+        description:
+          storage.location === undefined
+            ? "the in-memory store"
+            : `the embedded store in ${storage.location}`,
       }),
     options,
   );

@@ -143,7 +143,8 @@ describe("the embedded store", () => {
       await first.stop();
     }
     for (const port of ports) expect(await portAnswers(port)).toBe(false);
-    expect(existsSync(join(first.location, "acr-steward.lock"))).toBe(false);
+    expect(first.location).toBe(join(cwd, EMBEDDED_STORAGE_FOLDER));
+    expect(existsSync(join(cwd, EMBEDDED_STORAGE_FOLDER, "acr-steward.lock"))).toBe(false);
 
     const value = await withStore(
       undefined,
@@ -169,6 +170,27 @@ describe("the embedded store", () => {
     const storage = await startEmbeddedStorage({ cwd });
     await storage.stop();
     expect(existsSync(join(location, "acr-steward.lock"))).toBe(false);
+  });
+
+  it("in memory: writes nothing to disk, takes no lock, and closes its ports on stop", async () => {
+    const cwd = temporaryFolder();
+    const [one, two] = await Promise.all([
+      startEmbeddedStorage({ cwd, inMemory: true }),
+      startEmbeddedStorage({ cwd, inMemory: true }),
+    ]);
+    const ports = [...Object.values(one.ports), ...Object.values(two.ports)];
+    try {
+      expect(one.location).toBeUndefined();
+      const table = TableClient.fromConnectionString(one.connectionString, "scratch", {
+        allowInsecureConnection: true,
+      });
+      await table.createTable();
+      await table.createEntity({ partitionKey: "p", rowKey: "r" });
+    } finally {
+      await Promise.all([one.stop(), two.stop()]);
+    }
+    for (const port of ports) expect(await portAnswers(port)).toBe(false);
+    expect(readdirSync(cwd)).toEqual([]);
   });
 
   it("uses --store instead when one is given, without starting anything", async () => {
