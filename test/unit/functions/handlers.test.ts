@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import { HttpRequest, InvocationContext } from "@azure/functions";
+import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildIngestRuntime, type IngestRuntime } from "../../../functions/composition.js";
 import { createIngestRegistryEventsHandler } from "../../../functions/ingestRegistryEvents.js";
@@ -7,6 +8,7 @@ import { createOnRegistryEventHandler } from "../../../functions/onRegistryEvent
 import { createRegistryWebhookHandler } from "../../../functions/registryWebhook.js";
 import { loadConfig } from "../../../shared/config/config.js";
 import { UnavailableError } from "../../../shared/errors/index.js";
+import { parseRegistryEvents } from "../../../shared/events/parse.js";
 import { createTableClient } from "../../../shared/inventory/tableClients.js";
 import { TableInventoryStore } from "../../../shared/inventory/tableInventoryStore.js";
 import { getTestStorage, stopTestStorage, uniqueName } from "../../helpers/storage.js";
@@ -86,6 +88,32 @@ describe("Function: ingestRegistryEvents (queue trigger)", () => {
       tags: ["latest"],
       state: "present",
     });
+  });
+
+  it("drops malformed messages without writing anything and without asking for a retry", async () => {
+    const runtime = await runtimeFor(connectionString);
+    const handler = createIngestRegistryEventsHandler(async () => runtime);
+    const pushed = fixture("eventgrid_image_pushed.json") as Record<string, unknown>;
+    // Arbitrary JSON, and the real event with one field replaced by arbitrary JSON.
+    const mutated = fc
+      .tuple(fc.constantFrom("id", "eventType", "eventTime", "data", "topic", "subject"), fc.jsonValue())
+      .map(([field, value]) => ({ ...pushed, [field]: value }));
+    const deepMutated = fc
+      .tuple(fc.constantFrom("digest", "repository", "tag", "mediaType", "size"), fc.jsonValue())
+      .map(([field, value]) => {
+        const copy = structuredClone(pushed) as { data: { target: Record<string, unknown> } };
+        copy.data.target[field] = value;
+        return copy;
+      });
+    await fc.assert(
+      fc.asyncProperty(fc.oneof(fc.jsonValue(), mutated, deepMutated), async (message) => {
+        const stillValid = parseRegistryEvents(message, runtime.parseOptions).events.length > 0;
+        fc.pre(!stillValid);
+        await handler(message, invocation("ingestRegistryEvents").context);
+      }),
+      { numRuns: 60 },
+    );
+    expect(await images(runtime)).toEqual([]);
   });
 
   it("logs and drops an event from a registry outside the allow-list (a retry cannot help)", async () => {
