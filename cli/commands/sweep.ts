@@ -17,7 +17,7 @@ import { parseRetentionPolicy, type RetentionPolicy } from "../../shared/retenti
 import { systemClock } from "../../shared/retention/ports.js";
 import { openSweepStorage } from "../../shared/sweep/services.js";
 import { type Survey, surveyRegistry } from "../../shared/sweep/survey.js";
-import { EMBEDDED_DATA_DIR, startDemoRegistry, startEmbeddedStorage } from "../embedded.js";
+import { startDemoRegistry, startEmbeddedStorage } from "../embedded.js";
 import {
   addRegistryOptions,
   addStoreOption,
@@ -129,7 +129,7 @@ interface Target {
 
 async function openTarget(flags: SweepFlags, deps: CliDependencies): Promise<Target> {
   if (flags.registry === undefined) {
-    const storage = await startEmbeddedStorage();
+    const storage = await startEmbeddedStorage({ inMemory: true });
     try {
       const demo = await startDemoRegistry();
       return {
@@ -140,11 +140,11 @@ async function openTarget(flags: SweepFlags, deps: CliDependencies): Promise<Tar
         registryCalls: () => demo.emulator.stats().total,
         close: async () => {
           await demo.close();
-          await storage.close();
+          await storage.stop();
         },
       };
     } catch (error) {
-      await storage.close();
+      await storage.stop();
       throw error;
     }
   }
@@ -153,18 +153,18 @@ async function openTarget(flags: SweepFlags, deps: CliDependencies): Promise<Tar
     return {
       registry,
       storage: { kind: "connectionString", connectionString: flags.store },
-      description: `${registry.loginServer}, inventory in the configured storage`,
+      description: `${registry.loginServer}, inventory in the --store account`,
       demo: false,
       close: async () => {},
     };
   }
-  const embedded = await startEmbeddedStorage({ location: join(EMBEDDED_DATA_DIR, "azurite") });
+  const embedded = await startEmbeddedStorage();
   return {
     registry,
     storage: { kind: "connectionString", connectionString: embedded.connectionString },
-    description: `${registry.loginServer}, inventory in embedded storage under ${embedded.location}`,
+    description: `${registry.loginServer}, inventory in the embedded store in ${embedded.location}`,
     demo: false,
-    close: () => embedded.close(),
+    close: () => embedded.stop(),
   };
 }
 
