@@ -2,10 +2,12 @@ import { readFileSync } from "node:fs";
 import { type Command, Option } from "commander";
 import { z } from "zod";
 import { ConfigurationError, ValidationError } from "../../shared/errors/index.js";
+import { parseAllowList, type Registry } from "../../shared/registry/index.js";
 import { readOnlyRegistry } from "../../shared/retention/adapters/registryRetention.js";
 import { planRegistryRetention, type RetentionPreview } from "../../shared/retention/enforce.js";
 import type { RepositoryPlan, RetentionCaps, RetentionDecision } from "../../shared/retention/plan.js";
 import { parseRetentionPolicy, type RetentionPolicy } from "../../shared/retention/policy.js";
+import { startDemoRegistry } from "../embedded.js";
 import type { EmbeddedStorageOptions } from "../embeddedStorage.js";
 import {
   addRegistryOptions,
@@ -20,10 +22,12 @@ import { type CliIo, createProgress, formatBytes, renderTable, shortDigest, writ
 export interface RetentionCommandDependencies extends CliDependencies {
   readonly now: () => Date;
   readonly embeddedStorage?: EmbeddedStorageOptions;
+  /** The built-in demo registry `preview` uses when no registry is named or configured. */
+  readonly openDemoRegistry?: () => Promise<{ readonly registry: Registry; close(): Promise<void> }>;
 }
 
 export function defaultRetentionDependencies(): RetentionCommandDependencies {
-  return { ...defaultDependencies(), now: () => new Date() };
+  return { ...defaultDependencies(), now: () => new Date(), openDemoRegistry: startDemoRegistry };
 }
 
 const CapFlagSchema = z
@@ -112,36 +116,60 @@ export function registerPreviewCommand(
     const flags = parseFlags(RetentionFlagsSchema, options);
     const policy = readPolicyFile(flags.policy);
     const caps = capsFrom(flags, deps.env);
-    const registry = await deps.openRegistry(flags);
-    const progress = createProgress(deps.io, "planning", { quiet: flags.json });
-    // The preview only ever holds the read-only view: it has no method that could delete.
-    const preview = await planRegistryRetention(
-      flags.repo === undefined ? {} : { repositories: flags.repo },
-      {
-        registry: readOnlyRegistry(registry),
-        policy,
-        caps,
-        onRepository: (repository, index, count) => progress.update(`${repository} (${index + 1}/${count})`),
-        load: {
-          onProgress: ({ listed, read }) => progress.update(`listed ${listed}, read ${read} manifests`),
-        },
-      },
-      deps.now(),
-    );
-    progress.done();
-    if (flags.json) {
-      writeJson(deps.io, {
-        registry: registry.loginServer,
-        missingRepositories: preview.missingRepositories,
-        plan: preview.plan,
-      });
-      return;
+    const useDemo =
+      flags.registry === undefined &&
+      parseAllowList(deps.env.ACR_STEWARD_REGISTRIES).length === 0 &&
+      deps.openDemoRegistry !== undefined;
+    const demo = useDemo ? await deps.openDemoRegistry?.() : undefined;
+    try {
+      const registry = demo?.registry ?? (await deps.openRegistry(flags));
+      if (demo && !flags.json) {
+        deps.io.stderr.write(
+          `no --registry given: previewing the built-in demo registry (ACR emulator at ${registry.loginServer}, seed "demo")\n`,
+        );
+      }
+      await previewOn(registry, flags, policy, caps, deps);
+    } finally {
+      await demo?.close();
     }
-    writePlan(deps.io, preview);
-    deps.io.stdout.write(
-      "\nPreview only: nothing was changed. 'acr-steward apply' with the same flags carries it out.\n",
-    );
   });
+}
+
+async function previewOn(
+  registry: Registry,
+  flags: RetentionFlags,
+  policy: RetentionPolicy,
+  caps: RetentionCaps,
+  deps: RetentionCommandDependencies,
+): Promise<void> {
+  const progress = createProgress(deps.io, "planning", { quiet: flags.json });
+  // The preview only ever holds the read-only view: it has no method that could delete.
+  const preview = await planRegistryRetention(
+    flags.repo === undefined ? {} : { repositories: flags.repo },
+    {
+      registry: readOnlyRegistry(registry),
+      policy,
+      caps,
+      onRepository: (repository, index, count) => progress.update(`${repository} (${index + 1}/${count})`),
+      load: {
+        onProgress: ({ listed, read }) => progress.update(`listed ${listed}, read ${read} manifests`),
+      },
+    },
+    deps.now(),
+  );
+  progress.done();
+  if (flags.json) {
+    writeJson(deps.io, {
+      registry: registry.loginServer,
+      missingRepositories: preview.missingRepositories,
+      plan: preview.plan,
+    });
+    return;
+  }
+  writePlan(deps.io, preview);
+  deps.io.stdout.write(
+    "\nPreview only: nothing was changed. 'acr-steward apply' with the same flags carries it out.\n",
+  );
 }
 
 const ACTION_ORDER = { delete: 0, untag: 1, keep: 2 } as const;

@@ -7,6 +7,7 @@ import { Command } from "commander";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { registerApplyCommand } from "../../../cli/commands/apply.js";
 import { type RetentionCommandDependencies, registerPreviewCommand } from "../../../cli/commands/preview.js";
+import { startDemoRegistry } from "../../../cli/embedded.js";
 import type { CliIo } from "../../../cli/output.js";
 import { TABLE_NAMES } from "../../../shared/config/settings.js";
 import { GuardError } from "../../../shared/errors/index.js";
@@ -58,7 +59,14 @@ afterAll(async () => {
   if (folder) rmSync(folder, { recursive: true, force: true });
 });
 
-async function run(args: string[], options: { env?: NodeJS.ProcessEnv; answer?: string } = {}) {
+async function run(
+  args: string[],
+  options: {
+    env?: NodeJS.ProcessEnv;
+    answer?: string;
+    demo?: RetentionCommandDependencies["openDemoRegistry"];
+  } = {},
+) {
   const out: string[] = [];
   const err: string[] = [];
   let exitCode = 0;
@@ -78,6 +86,7 @@ async function run(args: string[], options: { env?: NodeJS.ProcessEnv; answer?: 
     openRegistry: async () => registry,
     now: () => new Date(),
     embeddedStorage: { cwd: folder },
+    ...(options.demo === undefined ? {} : { openDemoRegistry: options.demo }),
   };
   const program = new Command().exitOverride();
   registerPreviewCommand(program, deps);
@@ -112,6 +121,26 @@ describe("acr-steward preview", () => {
     expect(result.stdout).toMatch(/Total: 3 manifests in 1 repository: delete 2, untag 1/);
     expect(result.stdout).toContain("Preview only: nothing was changed.");
     expect(await toolsTags()).toEqual(["3.18", "3.19", "latest"]);
+  });
+
+  it("without --registry or an allow-list, previews the built-in demo registry", async () => {
+    let closed = false;
+    const demo = async () => {
+      const started = await startDemoRegistry();
+      return { registry: started.registry, close: () => started.close().then(() => void (closed = true)) };
+    };
+    const result = await run(["preview", "--policy", policyFile, "--repo", "tools/base"], { demo });
+    expect(result.error).toBeUndefined();
+    expect(result.stderr).toMatch(/no --registry given: previewing the built-in demo registry/);
+    expect(result.stdout).not.toContain(env.loginServer);
+    expect(result.stdout).toMatch(/Total: 3 manifests in 1 repository: delete 2, untag 1/);
+    expect(closed).toBe(true);
+    // With an allow-list, the configured registry is used as by every other command.
+    const configured = await run(["preview", "--policy", policyFile, "--repo", "tools/base"], {
+      demo,
+      env: { ACR_STEWARD_REGISTRIES: env.loginServer },
+    });
+    expect(configured.stdout).toContain(env.loginServer);
   });
 
   it("--json prints the plan and nothing else", async () => {
