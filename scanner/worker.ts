@@ -198,8 +198,7 @@ export class ScanWorker {
             continue;
           }
           messages += 1;
-          const outcome = await this.#process(held);
-          outcomes[outcome] += 1;
+          outcomes[await this.#processGuarded(held)] += 1;
         }
       } finally {
         await Promise.all(batch.map((held) => held.settle()));
@@ -228,6 +227,21 @@ export class ScanWorker {
       exitCode: outcome.exitCode,
     });
     return "failed";
+  }
+
+  /** One message whose handling failed unexpectedly (storage down...) must not end the batch. */
+  async #processGuarded(held: HeldMessage): Promise<MessageOutcome> {
+    try {
+      return await this.#process(held);
+    } catch (error) {
+      this.#logger.error("could not handle the message; it comes back after the back-off", {
+        messageId: held.message.messageId,
+        dequeueCount: held.dequeueCount,
+        error: redactSecrets(ensureError(error).message),
+      });
+      await held.release(Math.ceil(this.#resolved.retryBaseMs / 1000));
+      return "retry";
+    }
   }
 
   async #process(held: HeldMessage): Promise<MessageOutcome> {
