@@ -1,5 +1,11 @@
+import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ImageRow } from "../../../cli/commands/images.js";
+import { TABLE_NAMES } from "../../../shared/config/settings.js";
+import { createTableClient } from "../../../shared/inventory/tableClients.js";
+import { ScanRecordSchema } from "../../../shared/scanning/store/scanRecord.js";
+import { TableScanStore } from "../../../shared/scanning/store/tableScanStore.js";
 import { getTestStorage, stopTestStorage } from "../../helpers/storage.js";
 import { cli, copyEventFixtures, type FixtureCopy } from "./helpers.js";
 
@@ -205,29 +211,7 @@ describe("acr-steward replay + images on --store", () => {
   it("prints a summary table per file and exits 1 naming the file and JSON path of each rejected event, applying the rest", async () => {
     const copy = fixtures();
     const registry = registryOf(copy.contoso);
-    const push = (id: string, digest: string, tag: string, extra: object = {}) => ({
-      id,
-      topic: `/subscriptions/0/resourceGroups/rg/providers/Microsoft.ContainerRegistry/registries/${copy.contoso}`,
-      subject: `app:${tag}`,
-      eventType: "Microsoft.ContainerRegistry.ImagePushed",
-      eventTime: "2026-04-01T10:00:00Z",
-      data: {
-        id,
-        timestamp: "2026-04-01T10:00:00Z",
-        action: "push",
-        target: {
-          mediaType: "application/vnd.oci.image.manifest.v1+json",
-          size: 1000,
-          digest,
-          repository: "shop/app",
-          tag,
-        },
-        request: { id: `r-${id}`, host: registry, method: "PUT" },
-        ...extra,
-      },
-      dataVersion: "2.0",
-      metadataVersion: "1",
-    });
+    const push = (id: string, digest: string, tag: string) => pushEvent(copy.contoso, id, digest, tag);
     const good = `sha256:${"a".repeat(64)}`;
     const alsoGood = `sha256:${"b".repeat(64)}`;
     const badDigest = push("e2", "sha256:not-a-digest", "v2");
@@ -261,6 +245,24 @@ describe("acr-steward replay + images on --store", () => {
       expect.objectContaining({ digest: good, tags: ["v1"] }),
       expect.objectContaining({ digest: alsoGood, tags: ["v4"] }),
     ]);
+  });
+
+  it("rejects a broken line of a JSON-lines dead-letter blob by line, and applies the other lines", async () => {
+    const copy = fixtures();
+    const registry = registryOf(copy.contoso);
+    const source = copy.files.find((path) =>
+      path.endsWith("deadletter/eventgrid_deadletter.jsonl"),
+    ) as string;
+    const [first, second, third] = readFileSync(source, "utf8").trim().split("\n");
+    const file = copy.write("deadletter.jsonl", [first, '{"id": truncated', second, third, ""].join("\n"));
+
+    const run = await cli("replay", file, "--registries", registry, "--store", store, "--json");
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(
+      new RegExp(`^${escapeRegExp(file)} \\$\\[1\\] \\(line 2\\): line 2 is not JSON`, "m"),
+    );
+    expect(JSON.parse(run.stdout)).toMatchObject({ totals: { events: 4, rejected: 1, applied: 3 } });
+    expect(await images("--registry", registry, "--include-deleted")).toHaveLength(3);
   });
 
   it("refuses a file that is not JSON with exit 2 and writes nothing, not even from the valid files", async () => {
@@ -318,12 +320,85 @@ describe("acr-steward replay + images on --store", () => {
         "",
       ].join("\n"),
     );
+
+    // Once the scan worker recorded a result for a digest, images shows it. The scans table is keyed
+    // by digest alone, so this digest is one no other test uses.
+    const scannedDigest = `sha256:${randomBytes(32).toString("hex")}`;
+    const pushed = copy.write(
+      "scanned.json",
+      JSON.stringify([pushEvent(copy.contoso, "s1", scannedDigest, "v1")]),
+    );
+    expect((await cli("replay", pushed, "--registries", registry, "--store", store)).code).toBe(0);
+    const scans = new TableScanStore(
+      createTableClient({ kind: "connectionString", connectionString: store }, TABLE_NAMES.scans),
+    );
+    await scans.ensureTable();
+    await scans.record(
+      ScanRecordSchema.parse({
+        scanId: `scan-${copy.contoso}`,
+        registry,
+        repository: "shop/app",
+        digest: scannedDigest,
+        status: "completed",
+        scannedAt: "2026-03-02T12:30:00Z",
+        findings: { CRITICAL: 1, HIGH: 4, MEDIUM: 7, LOW: 0, UNKNOWN: 0 },
+        findingsTotal: 12,
+        unique: { CRITICAL: 1, HIGH: 4, MEDIUM: 7, LOW: 0, UNKNOWN: 0 },
+        uniqueTotal: 12,
+        fixable: 9,
+        unfixable: 3,
+        highest: "CRITICAL",
+        secrets: 0,
+        misconfigurations: 0,
+        os: null,
+        endOfLife: false,
+        scanner: {},
+        worst: [],
+        platforms: [],
+        reportBlobs: [],
+      }),
+    );
+    const scanned = await cli("images", "--registry", registry, "--repo", "shop/app", "--store", store);
+    expect(scanned.stdout.split("\n")[1]).toMatch(/ {2}- {3}- {8}1 critical, 4 high$/);
+    expect((await images("--registry", registry, "--repo", "shop/app"))[0]?.scan).toEqual({
+      status: "completed",
+      scannedAt: "2026-03-02T12:30:00Z",
+      highest: "CRITICAL",
+      findings: { CRITICAL: 1, HIGH: 4, MEDIUM: 7, LOW: 0, UNKNOWN: 0 },
+      fixable: 9,
+    });
     const empty = await cli("images", "--registry", registry, "--repo", "nothing/here", "--store", store);
     expect(empty.code).toBe(0);
     expect(empty.stdout).toBe("REPOSITORY  DIGEST  TAGS  PLATFORM  SIZE  PUSHED  BY  DELETED  SCAN\n");
     expect(empty.stderr).toContain(`no images for registry ${registry}, repository nothing/here`);
   });
 });
+
+/** An Event Grid ImagePushed event of `shop/app` in registry `<name>.azurecr.io`. */
+function pushEvent(name: string, id: string, digest: string, tag: string) {
+  return {
+    id,
+    topic: `/subscriptions/0/resourceGroups/rg/providers/Microsoft.ContainerRegistry/registries/${name}`,
+    subject: `shop/app:${tag}`,
+    eventType: "Microsoft.ContainerRegistry.ImagePushed",
+    eventTime: "2026-04-01T10:00:00Z",
+    data: {
+      id,
+      timestamp: "2026-04-01T10:00:00Z",
+      action: "push",
+      target: {
+        mediaType: "application/vnd.oci.image.manifest.v1+json",
+        size: 1000,
+        digest,
+        repository: "shop/app",
+        tag,
+      },
+      request: { id: `r-${id}`, host: registryOf(name), method: "PUT" },
+    },
+    dataVersion: "2.0",
+    metadataVersion: "1",
+  };
+}
 
 function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
