@@ -89,9 +89,9 @@ async function measureIngest(
   await Promise.all(
     Array.from({ length: workers }, async () => {
       while (next < storm.delivered.length) {
-        const event = storm.delivered[next++];
-        if (event)
-          await ingestEvents([event], { inventory: harness.inventory, followUp: harness.followUp }, now);
+        const batch = storm.delivered.slice(next, next + batchSize);
+        next += batchSize;
+        await ingestEvents(batch, { inventory: harness.inventory, followUp: harness.followUp }, now);
       }
     }),
   );

@@ -161,6 +161,11 @@ export class TableInventoryStore implements InventoryStore {
   readonly #observer: StorageCallObserver | undefined;
   readonly #maxAttempts: number;
   readonly #remembered: RememberedRows;
+  /**
+   * Batches touching the same partition in this process take turns: racing our own writes would
+   * only produce 412s and re-reads. Other processes still race, and ETags settle those.
+   */
+  readonly #partitionTurns = new Map<string, Promise<unknown>>();
 
   constructor(tables: TableInventoryTables, options: TableInventoryStoreOptions) {
     this.#tables = tables;
@@ -213,8 +218,8 @@ export class TableInventoryStore implements InventoryStore {
 
     const results = new Map<number, ApplyResult>();
     await forEachLimited([...byPartition], PARTITION_CONCURRENCY, async ([partitionKey, items]) => {
-      for (const [index, result] of await this.#applyPartition(partitionKey, items))
-        results.set(index, result);
+      const applied = await this.#inTurn(partitionKey, () => this.#applyPartition(partitionKey, items));
+      for (const [index, result] of applied) results.set(index, result);
     });
     const changed = [...results]
       .filter(([, result]) => result.outcome === "applied" || result.outcome === "tombstoned")
@@ -569,6 +574,18 @@ export class TableInventoryStore implements InventoryStore {
         throw error;
       }
     });
+  }
+
+  async #inTurn<T>(partitionKey: string, work: () => Promise<T>): Promise<T> {
+    const previous = this.#partitionTurns.get(partitionKey) ?? Promise.resolve();
+    const current = previous.then(work, work);
+    const settled = current.catch(() => undefined);
+    this.#partitionTurns.set(partitionKey, settled);
+    try {
+      return await current;
+    } finally {
+      if (this.#partitionTurns.get(partitionKey) === settled) this.#partitionTurns.delete(partitionKey);
+    }
   }
 
   /** Runs `attempt` until it wins its conditional writes; retries read fresh rows. */

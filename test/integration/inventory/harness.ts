@@ -37,6 +37,8 @@ export class FakeEnricher implements ManifestEnricher {
 export interface Harness {
   readonly storage: StorageConnection;
   readonly inventory: TableInventoryStore;
+  /** Another store over the same tables, as a second Functions instance would have. */
+  twin(): TableInventoryStore;
   readonly enricher: FakeEnricher;
   readonly followUp: FollowUpScheduler;
   readonly marks: TableCoordinationMarks;
@@ -59,14 +61,13 @@ export async function createHarness(
   const storage: StorageConnection = { kind: "connectionString", connectionString };
   const observer = options.onStorageCall ? { onStorageCall: options.onStorageCall } : {};
   const enricher = new FakeEnricher();
-  const inventory = new TableInventoryStore(
-    {
-      manifests: createTableClient(storage, uniqueName("manifests")),
-      tags: createTableClient(storage, uniqueName("tags")),
-      audit: createTableClient(storage, uniqueName("audit")),
-    },
-    { enricher, ...observer },
-  );
+  const tables = {
+    manifests: createTableClient(storage, uniqueName("manifests")),
+    tags: createTableClient(storage, uniqueName("tags")),
+    audit: createTableClient(storage, uniqueName("audit")),
+  };
+  const inventory = new TableInventoryStore(tables, { enricher, ...observer });
+  const twin = () => new TableInventoryStore(tables, { enricher, ...observer });
   const marks = new TableCoordinationMarks(createTableClient(storage, uniqueName("coordination")), observer);
   const scanQueue = createQueueClient(storage, uniqueName("scan"));
   const retentionQueue = createQueueClient(storage, uniqueName("retention"));
@@ -86,7 +87,7 @@ export async function createHarness(
     scanFreshnessMs: options.scanFreshnessMs ?? 7 * 86_400_000,
     retentionDebounceMs: options.retentionDebounceMs ?? 600_000,
   });
-  return { storage, inventory, enricher, followUp, marks, scanQueue, retentionQueue };
+  return { storage, inventory, twin, enricher, followUp, marks, scanQueue, retentionQueue };
 }
 
 export const REGISTRY = "example.azurecr.io";

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { InvalidReferenceError } from "../../../shared/errors/index.js";
 import type { ManifestRecord } from "../../../shared/inventory/ports.js";
+import type { TableInventoryStore } from "../../../shared/inventory/tableInventoryStore.js";
 import { getTestStorage, stopTestStorage } from "../../helpers/storage.js";
 import { createHarness, digestOf, type Harness, REGISTRY, registryEvent } from "./harness.js";
 
@@ -198,7 +199,11 @@ describe("Class: TableInventoryStore", () => {
         actor: `writer-${i}`,
       }),
     );
-    const results = await Promise.all(events.map((event) => harness.inventory.apply(event)));
+    // Four stores over the same tables, as four Functions instances: they only meet through ETags.
+    const instances = [harness.inventory, harness.twin(), harness.twin(), harness.twin()];
+    const results = await Promise.all(
+      events.map((event, i) => (instances[i % instances.length] as TableInventoryStore).apply(event)),
+    );
     expect(results.every((result) => result.outcome === "applied" || result.outcome === "stale")).toBe(true);
     const last = events.at(-1);
     const tags = await harness.inventory.listTags(REGISTRY, repository);
@@ -212,6 +217,22 @@ describe("Class: TableInventoryStore", () => {
       const newest = events.filter((event) => event.digest === image.digest).at(-1);
       expect(image.lastPushedAt).toBe(newest?.occurredAt);
     }
+  });
+
+  it("redoes a write whose remembered ETag another instance made stale (412)", async () => {
+    const repository = "stale/etag";
+    const first = harness.inventory;
+    const second = harness.twin();
+    await first.apply(registryEvent({ repository, tag: "v1", occurredAt: T1 }));
+    await second.apply(registryEvent({ repository, kind: "delete", size: 0, occurredAt: T3 }));
+    // `first` still remembers the row as present; a blind write would bring the image back.
+    const late = await first.apply(registryEvent({ repository, tag: "v2", occurredAt: T2 }));
+    expect(late).toMatchObject({ outcome: "tombstoned", present: false });
+    expect(await harness.inventory.getManifest(REGISTRY, repository, digestOf(1))).toMatchObject({
+      state: "deleted",
+      deletedAt: T3,
+      tags: [],
+    });
   });
 
   it("refuses names that break the key encoding with a validation error", async () => {
