@@ -60,27 +60,32 @@ const WorkerFlagsSchema = z.object({
 export type WorkerFlags = z.infer<typeof WorkerFlagsSchema>;
 
 export function parseWorkerFlags(argv: readonly string[]): WorkerFlags {
-  const { values } = parseArgs({
-    args: [...argv],
-    options: {
-      trivy: { type: "string" },
-      "cache-dir": { type: "string" },
-      "work-dir": { type: "string" },
-      "batch-size": { type: "string" },
-      "max-attempts": { type: "string" },
-      "visibility-seconds": { type: "string" },
-      "retry-base-seconds": { type: "string" },
-      "abandon-after-seconds": { type: "string" },
-      "events-schema": { type: "string" },
-      "skip-db-refresh": { type: "boolean" },
-      anonymous: { type: "boolean" },
-      queue: { type: "string" },
-      "scans-table": { type: "string" },
-      "reports-container": { type: "string" },
-    },
-    strict: true,
-    allowPositionals: false,
-  });
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    ({ values } = parseArgs({
+      args: [...argv],
+      options: {
+        trivy: { type: "string" },
+        "cache-dir": { type: "string" },
+        "work-dir": { type: "string" },
+        "batch-size": { type: "string" },
+        "max-attempts": { type: "string" },
+        "visibility-seconds": { type: "string" },
+        "retry-base-seconds": { type: "string" },
+        "abandon-after-seconds": { type: "string" },
+        "events-schema": { type: "string" },
+        "skip-db-refresh": { type: "boolean" },
+        anonymous: { type: "boolean" },
+        queue: { type: "string" },
+        "scans-table": { type: "string" },
+        "reports-container": { type: "string" },
+      },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (error) {
+    throw new ValidationError(ensureError(error).message, { cause: error });
+  }
   const camel = Object.fromEntries(
     Object.entries(values).map(([key, value]) => [
       key.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase()),
