@@ -73,6 +73,8 @@ export function createRetentionPreviewHandler(
       return json(200, {
         registry: registry.loginServer,
         repository: parsed.data.repository,
+        /** False when no rule of the policy applies to the repository: nothing was read or planned. */
+        inScope: preview.outOfScopeRepositories.length === 0,
         plannedAt: preview.plan.plannedAt,
         /** What a run would do now; whether it deletes depends on ACR_STEWARD_RETENTION_ENFORCE. */
         enforcement: rt.config.retentionEnforce ? "enabled" : "dry-run-only",

@@ -162,6 +162,7 @@ async function previewOn(
     writeJson(deps.io, {
       registry: registry.loginServer,
       missingRepositories: preview.missingRepositories,
+      outOfScopeRepositories: preview.outOfScopeRepositories,
       plan: preview.plan,
     });
     return;
@@ -232,6 +233,14 @@ export function writePlan(io: CliIo, preview: RetentionPreview): void {
     io.stdout.write("\n");
   }
   for (const missing of preview.missingRepositories) io.stdout.write(`${missing}: no such repository\n`);
+  const skipped = preview.outOfScopeRepositories.length;
+  if (skipped > 0) {
+    io.stdout.write(
+      skipped <= 5
+        ? `No rule applies to ${preview.outOfScopeRepositories.join(", ")}: not planned.\n`
+        : `No rule applies to ${skipped} other repositories: not planned.\n`,
+    );
+  }
   const t = preview.plan.totals;
   io.stdout.write(
     `Total: ${t.manifests} manifests in ${preview.plan.repositories.length} repositor${preview.plan.repositories.length === 1 ? "y" : "ies"}: delete ${t.delete}, untag ${t.untag} (${t.tagsRemoved} tags removed), keep ${t.keep} (${t.guarded} guarded); reclaimable up to ${formatBytes(t.bytesReclaimable)} (layers shared with kept images stay)\n`,

@@ -38,6 +38,8 @@ export interface RetentionPreview {
   readonly listings: readonly RepositoryListing[];
   /** Repositories that were asked for and do not exist (nothing was planned for them). */
   readonly missingRepositories: readonly string[];
+  /** Repositories that were asked for but that no rule applies to: not even listed. */
+  readonly outOfScopeRepositories: readonly string[];
 }
 
 /** Lists and plans. Pure reads: the registry view it receives has no method that changes anything. */
@@ -46,7 +48,12 @@ export async function planRegistryRetention(
   deps: PlanRetentionDependencies,
   now: Date,
 ): Promise<RetentionPreview> {
-  const repositories = await repositoriesInScope(scope, deps);
+  const requested = await repositoriesInScope(scope, deps);
+  // A repository no rule applies to would only get "no rule matched" decisions: do not read it.
+  const compiled = compileRetentionPolicy(deps.policy);
+  const inScope = (name: string) => compiled.rules.some((rule) => rule.appliesToRepository(name));
+  const repositories = requested.filter(inScope);
+  const outOfScopeRepositories = requested.filter((name) => !inScope(name));
   const listings: RepositoryListing[] = [];
   const missingRepositories: string[] = [];
   for (const [index, repository] of repositories.entries()) {
@@ -59,7 +66,7 @@ export async function planRegistryRetention(
     }
   }
   const plan = planRetention(listings, deps.policy, { now, caps: deps.caps });
-  return { plan, listings, missingRepositories };
+  return { plan, listings, missingRepositories, outOfScopeRepositories };
 }
 
 async function repositoriesInScope(
@@ -79,12 +86,9 @@ async function repositoriesInScope(
     }
     return [...new Set(names)].sort();
   }
-  const compiled = compileRetentionPolicy(deps.policy);
   const names: string[] = [];
   try {
-    for await (const name of deps.registry.listRepositories()) {
-      if (compiled.rules.some((rule) => rule.appliesToRepository(name))) names.push(name);
-    }
+    for await (const name of deps.registry.listRepositories()) names.push(name);
   } catch (error) {
     // Planning the repositories that were seen is safe (each has its own complete listing), but a
     // run that silently skips part of the registry is not what anyone asked for: say so.

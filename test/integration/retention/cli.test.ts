@@ -119,6 +119,7 @@ describe("acr-steward preview", () => {
     expect(row).toMatch(/delete\s+.*old-tags\s+deleted by rule "old-tags"/);
     expect(lines.find((line) => line.includes(" 3.19 "))).toMatch(/untag/);
     expect(result.stdout).toMatch(/Total: 3 manifests in 1 repository: delete 2, untag 1/);
+    expect(result.stdout).toContain("No rule applies to team/api, team/web: not planned.");
     expect(result.stdout).toContain("Preview only: nothing was changed.");
     expect(await toolsTags()).toEqual(["3.18", "3.19", "latest"]);
   });

@@ -257,6 +257,25 @@ describe("GET /api/retention/preview", () => {
     expect(await auditRows(storage, f.auditTable)).toEqual([]);
   });
 
+  it("does not read a repository that no rule applies to", async () => {
+    const f = await fixture({
+      ACR_STEWARD_RETENTION_ENFORCE: "true",
+      ACR_STEWARD_RETENTION_POLICY: POLICY.replaceAll('["**"]', '["other/**"]'),
+    });
+    const read = vi.spyOn(f.registry, "listManifests");
+    const response = await createRetentionPreviewHandler(async () => f.runtime)(
+      get("?repository=team/app"),
+      invocation("retentionPreview").context,
+    );
+    expect(response.status).toBe(200);
+    expect(response.jsonBody).toMatchObject({ inScope: false, decisions: [], totals: { manifests: 0 } });
+    const { context, errors } = invocation("enforceRetention");
+    await createEnforceRetentionHandler(async () => f.runtime)(message(), context);
+    expect(errors).toEqual([]);
+    expect(read).not.toHaveBeenCalled();
+    expect(await auditRows(storage, f.auditTable)).toEqual([]);
+  });
+
   it("answers 400 for a missing or invalid repository and for registries outside the allow-list", async () => {
     const f = await fixture();
     const handler = createRetentionPreviewHandler(async () => f.runtime);
