@@ -128,7 +128,13 @@ describe("acr-steward preview", () => {
     let closed = false;
     const demo = async () => {
       const started = await startDemoRegistry();
-      return { registry: started.registry, close: () => started.close().then(() => void (closed = true)) };
+      return {
+        registry: started.registry,
+        close: async () => {
+          await started.close();
+          closed = true;
+        },
+      };
     };
     const result = await run(["preview", "--policy", policyFile, "--repo", "tools/base"], { demo });
     expect(result.error).toBeUndefined();
