@@ -4,7 +4,7 @@ import { createEnforceRetentionHandler, QUEUE_ACTOR } from "../../../functions/e
 import { createRetentionPreviewHandler } from "../../../functions/retentionPreview.js";
 import { buildRetentionRuntime, type RetentionRuntime } from "../../../functions/retentionRuntime.js";
 import { loadConfig } from "../../../shared/config/config.js";
-import { QUEUE_NAMES, STORAGE_CONNECTION } from "../../../shared/config/settings.js";
+import { STORAGE_CONNECTION } from "../../../shared/config/settings.js";
 import { ThrottledError, UnavailableError } from "../../../shared/errors/index.js";
 import { createTableClient } from "../../../shared/inventory/tableClients.js";
 import { InMemoryRegistry } from "../../../shared/registry/index.js";
@@ -13,24 +13,8 @@ import { getTestStorage, stopTestStorage, uniqueName } from "../../helpers/stora
 /**
  * The retention functions without the Functions host: handlers called with `InvocationContext`
  * and `HttpRequest`, a real Azurite for audit rows and leases, and the in-memory registry.
+ * Registrations are checked in retentionRegistration.test.ts.
  */
-const registrations = vi.hoisted(() => ({
-  queue: [] as { name: string; options: Record<string, unknown> }[],
-  http: [] as { name: string; options: Record<string, unknown> }[],
-}));
-vi.mock("@azure/functions", async (importOriginal) => {
-  const actual = await importOriginal<typeof import("@azure/functions")>();
-  return {
-    ...actual,
-    app: {
-      ...actual.app,
-      storageQueue: (name: string, options: Record<string, unknown>) =>
-        registrations.queue.push({ name, options }),
-      http: (name: string, options: Record<string, unknown>) => registrations.http.push({ name, options }),
-    },
-  };
-});
-
 const REGISTRY = "contoso.azurecr.io";
 const DAY = 86_400_000;
 const POLICY = `
@@ -124,26 +108,6 @@ async function digests(registry: InMemoryRegistry): Promise<string[]> {
   for await (const manifest of registry.listManifests("team/app")) result.push(manifest.digest);
   return result.sort();
 }
-
-describe("function registrations", () => {
-  it("registers the queue trigger on retention-requests and the preview route with a function key", () => {
-    expect(registrations.queue).toContainEqual({
-      name: "enforceRetention",
-      options: expect.objectContaining({
-        queueName: QUEUE_NAMES.retentionRequests,
-        connection: STORAGE_CONNECTION,
-      }),
-    });
-    expect(registrations.http).toContainEqual({
-      name: "retentionPreview",
-      options: expect.objectContaining({
-        route: "retention/preview",
-        methods: ["GET"],
-        authLevel: "function",
-      }),
-    });
-  });
-});
 
 describe("enforceRetention (queue trigger)", () => {
   it("runs a dry run while the kill switch is off: nothing deleted, audit rows say so", async () => {
