@@ -2,7 +2,7 @@ import { type Command, Option } from "commander";
 import { z } from "zod";
 import { QUEUE_NAMES } from "../../shared/config/settings.js";
 import { ConfigurationError } from "../../shared/errors/index.js";
-import { RepositoryNameSchema } from "../../shared/oci/reference.js";
+import { DigestSchema, RepositoryNameSchema } from "../../shared/oci/reference.js";
 import { createQueueClient } from "../../shared/queues/queueClients.js";
 import { SeveritySchema } from "../../shared/scanning/severity.js";
 import { openScanStorage } from "../../shared/scanning/store/clients.js";
@@ -22,6 +22,7 @@ const ScansFlagsSchema = z.object({
   registry: z.string().min(1).optional(),
   status: ScanStatusSchema.optional(),
   poison: z.boolean().default(false),
+  digest: DigestSchema.optional(),
   queue: z.string().min(1).default(QUEUE_NAMES.scanRequests),
   json: z.boolean().default(false),
 });
@@ -54,6 +55,9 @@ export function registerScansCommand(program: Command, deps: CliDependencies = d
       new Option("--status <status>", "only this status").choices(["completed", "skipped", "failed"]),
     )
     .addOption(new Option("--poison", "show the scan requests moved to the poison queue, with reasons"))
+    .addOption(
+      new Option("--digest <digest>", "every stored scan of this digest, newest first (its history)"),
+    )
     .addOption(new Option("--queue <name>", "the scan request queue (its poison queue is <name>-poison)"))
     .addOption(new Option("--json", "machine-readable JSON on stdout, nothing else"))
     .action(async (options: unknown) => {
@@ -75,6 +79,12 @@ export function registerScansCommand(program: Command, deps: CliDependencies = d
       }
 
       const { store } = openScanStorage(connection);
+      if (flags.digest !== undefined) {
+        const history = await store.history(flags.digest);
+        if (flags.json) writeJson(deps.io, { digest: flags.digest, scans: history });
+        else deps.io.stdout.write(renderScans(history));
+        return;
+      }
       const records = (
         await store.list({
           ...(flags.minSeverity === undefined ? {} : { minSeverity: flags.minSeverity }),

@@ -136,6 +136,12 @@ describe("acr-steward scan / scans", () => {
     ]);
     expect((JSON.parse(none.stdout) as { scans: unknown[] }).scans).toEqual([]);
 
+    const digest = (JSON.parse(listed.stdout) as { scans: { digest: string }[] }).scans[0]?.digest ?? "";
+    const history = await run(["scans", "--store", connectionString, "--digest", digest, "--json"]);
+    expect((JSON.parse(history.stdout) as { scans: { status: string }[] }).scans).toEqual([
+      expect.objectContaining({ status: "completed" }),
+    ]);
+
     for (const output of [human, listed, table])
       expect(`${output.stdout}${output.stderr}`).not.toContain(PASSWORD);
   });
