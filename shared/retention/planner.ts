@@ -2,6 +2,7 @@ import {
   COSIGN_REFERRER_TAG,
   type RepositoryListing,
   type RetentionCandidate,
+  type RetentionTag,
   SINGLE_MANIFEST_MEDIA_TYPES,
 } from "./candidates.js";
 import type {
@@ -69,15 +70,22 @@ interface ManifestState {
   /** Latest of push and registry update time (not tags); NaN when unknown. */
   readonly baseFreshnessMs: number;
   readonly lastActivityMs: number;
+  /** Normalized ISO forms of the two instants above, for the decision. */
+  readonly pushedAt: string | null;
+  readonly lastActivityAt: string | null;
   readonly unreadableWhy: string | undefined;
   readonly lockedWhy: string | undefined;
   readonly mayHideChildren: boolean;
   readonly originalTags: readonly string[];
   readonly subjectFromField: string | undefined;
+  /** Subjects this manifest refers to (OCI subject, cosign tags among its original tags). */
+  readonly originalSubjects: readonly string[];
   tags: TagState[];
+  /** Subjects by the current tags; referrers are not ranked and follow their subject. */
+  subjects: readonly string[];
   alive: boolean;
   actions: ActionRecord[];
-  lastProposal: Proposal | undefined;
+  proposal: Proposal | undefined;
 }
 
 interface RepositoryState {
@@ -93,14 +101,10 @@ interface RepositoryState {
   readonly rules: readonly CompiledRule[];
 }
 
+const NO_TAGS: readonly string[] = Object.freeze([]);
+
 const parseInstant = (text: string | undefined): number =>
   text === undefined ? Number.NaN : Date.parse(text);
-const maxKnown = (...values: number[]): number => {
-  let result = Number.NaN;
-  for (const value of values)
-    if (!Number.isNaN(value) && (Number.isNaN(result) || value > result)) result = value;
-  return result;
-};
 const compareText = (left: string, right: string): number => (left < right ? -1 : left > right ? 1 : 0);
 
 export function shortDigest(digest: string): string {
@@ -155,50 +159,83 @@ function mergeCandidates(first: RetentionCandidate, second: RetentionCandidate):
   };
 }
 
+function lockOf(tag: RetentionTag): string | undefined {
+  if (tag.deleteEnabled === false) return "deleteEnabled=false";
+  return tag.writeEnabled === false ? "writeEnabled=false" : undefined;
+}
+
 function buildManifestState(candidate: RetentionCandidate): ManifestState {
   const pushedMs = parseInstant(candidate.pushedAt);
   const updatedMs = parseInstant(candidate.updatedAt);
-  const tags = candidate.tags
-    .map((tag): TagState => {
-      const tagMs = parseInstant(tag.updatedAt);
-      const lockedBy =
-        tag.deleteEnabled === false
-          ? "deleteEnabled=false"
-          : tag.writeEnabled === false
-            ? "writeEnabled=false"
-            : undefined;
-      return { name: tag.name, timeMs: tag.updatedAt === undefined ? pushedMs : tagMs, lockedBy };
-    })
-    .sort((left, right) => compareText(left.name, right.name));
+  const baseFreshnessMs = Number.isNaN(updatedMs) || updatedMs < pushedMs ? pushedMs : updatedMs;
+  let lastActivityMs = baseFreshnessMs;
+  let lastActivityText = baseFreshnessMs === pushedMs ? candidate.pushedAt : candidate.updatedAt;
+  let tagTimeUnreadable = false;
+  const tags: TagState[] = [];
+  for (const raw of candidate.tags) {
+    const timeMs = raw.updatedAt === undefined ? pushedMs : parseInstant(raw.updatedAt);
+    if (Number.isNaN(timeMs)) tagTimeUnreadable = true;
+    else if (timeMs > lastActivityMs) {
+      lastActivityMs = timeMs;
+      lastActivityText = raw.updatedAt;
+    }
+    tags.push({ name: raw.name, timeMs, lockedBy: lockOf(raw) });
+  }
+  if (tags.length > 1) tags.sort((left, right) => compareText(left.name, right.name));
   let unreadableWhy: string | undefined;
   if (!candidate.metadataReadable) unreadableWhy = "its manifest could not be read";
   else if (Number.isNaN(pushedMs)) unreadableWhy = "its push time is unknown";
   else if (candidate.updatedAt !== undefined && Number.isNaN(updatedMs))
     unreadableWhy = "its update time is unreadable";
-  else if (tags.some((tag) => Number.isNaN(tag.timeMs))) unreadableWhy = "a tag's update time is unreadable";
+  else if (tagTimeUnreadable) unreadableWhy = "a tag's update time is unreadable";
   const lockedWhy = !candidate.deleteEnabled
     ? "deleteEnabled=false"
     : !candidate.writeEnabled
       ? "writeEnabled=false"
       : undefined;
+  const subjects = subjectsOf(candidate.subject, tags);
   return {
     digest: candidate.digest,
     candidate,
     pushedMs,
-    baseFreshnessMs: maxKnown(pushedMs, updatedMs),
-    lastActivityMs: maxKnown(pushedMs, updatedMs, ...tags.map((tag) => tag.timeMs)),
+    baseFreshnessMs,
+    lastActivityMs,
+    pushedAt: normalizedInstant(candidate.pushedAt, pushedMs),
+    lastActivityAt: normalizedInstant(lastActivityText, lastActivityMs),
     unreadableWhy,
     lockedWhy,
     mayHideChildren:
       !candidate.metadataReadable &&
       (candidate.mediaType === undefined || !SINGLE_MANIFEST_MEDIA_TYPES.has(candidate.mediaType)),
-    originalTags: tags.map((tag) => tag.name),
+    originalTags: tags.length === 0 ? NO_TAGS : tags.map((tag) => tag.name),
     subjectFromField: candidate.subject,
+    originalSubjects: subjects,
     tags,
+    subjects,
     alive: true,
     actions: [],
-    lastProposal: undefined,
+    proposal: undefined,
   };
+}
+
+/** Keeps the input text when it is already in the canonical UTC form, so that strings sort by time. */
+function normalizedInstant(text: string | undefined, milliseconds: number): string | null {
+  if (Number.isNaN(milliseconds)) return null;
+  if (text !== undefined && text.length === 24 && text.endsWith("Z")) return text;
+  return new Date(milliseconds).toISOString();
+}
+
+function subjectsOf(subjectField: string | undefined, tags: readonly TagState[]): readonly string[] {
+  let subjects: string[] | undefined = subjectField ? [subjectField] : undefined;
+  for (const tag of tags) {
+    if (!tag.name.startsWith("sha256-")) continue;
+    const match = COSIGN_REFERRER_TAG.exec(tag.name);
+    if (match) {
+      subjects ??= [];
+      subjects.push(`sha256:${match[1]}`);
+    }
+  }
+  return subjects ?? NO_TAGS;
 }
 
 function buildRepositoryStates(
@@ -229,9 +266,10 @@ function buildRepositoryStates(
   }
   const states: RepositoryState[] = [];
   for (const group of grouped.values()) {
-    const manifests = [...group.manifests.values()]
-      .map(buildManifestState)
-      .sort((left, right) => compareText(left.digest, right.digest));
+    // The default sort compares strings natively, much faster than a comparator on 100,000 digests.
+    const manifests = [...group.manifests.keys()]
+      .sort()
+      .map((digest) => buildManifestState(group.manifests.get(digest) as RetentionCandidate));
     const byDigest = new Map(manifests.map((manifest) => [manifest.digest, manifest]));
     let partialWhy = group.complete ? undefined : "the repository listing was incomplete";
     if (!partialWhy) {
@@ -271,79 +309,154 @@ function buildRepositoryStates(
 // ---------------------------------------------------------------------------------------------
 // Rule evaluation (one pass over the current state of one repository)
 
-function referrerSubjects(manifest: ManifestState, tagNames?: readonly string[]): string[] {
-  const subjects: string[] = [];
-  if (manifest.subjectFromField) subjects.push(manifest.subjectFromField);
-  for (const name of tagNames ?? manifest.tags.map((tag) => tag.name)) {
-    const match = COSIGN_REFERRER_TAG.exec(name);
-    if (match) subjects.push(`sha256:${match[1]}`);
+/**
+ * The manifest's current tags that the rule's tag condition matches (all of them without one).
+ * Returns a shared empty array when nothing matches: most manifests match most patterns not at all.
+ */
+function matchingTags(rule: CompiledRule, manifest: ManifestState): readonly string[] {
+  const matcher = rule.tagMatcher;
+  let result: string[] | undefined;
+  for (const tag of manifest.tags) {
+    if (matcher && !matcher(tag.name)) continue;
+    result ??= [];
+    result.push(tag.name);
   }
-  return subjects;
+  return result ?? NO_TAGS;
 }
 
-class TagMatchCache {
-  private readonly cache = new Map<CompiledRule, Map<string, boolean>>();
-  matching(rule: CompiledRule, manifest: ManifestState): string[] {
-    const matcher = rule.tagMatcher;
-    if (!matcher) return manifest.tags.map((tag) => tag.name);
-    let perRule = this.cache.get(rule);
-    if (!perRule) {
-      perRule = new Map();
-      this.cache.set(rule, perRule);
-    }
-    const result: string[] = [];
-    for (const tag of manifest.tags) {
-      let matches = perRule.get(tag.name);
-      if (matches === undefined) {
-        matches = matcher(tag.name);
-        perRule.set(tag.name, matches);
-      }
-      if (matches) result.push(tag.name);
-    }
-    return result;
+const isRankable = (manifest: ManifestState): boolean =>
+  manifest.alive && manifest.unreadableWhy === undefined && manifest.subjects.length === 0;
+
+function highestVersion(tags: readonly string[]): SemanticVersion | undefined {
+  let best: SemanticVersion | undefined;
+  for (const name of tags) {
+    const version = parseSemanticVersion(name);
+    if (version && (!best || compareSemanticVersions(version, best) > 0)) best = version;
   }
+  return best;
 }
 
-/** The manifests a count condition keeps (`mostRecent`) or spares (`beyondMostRecent`). */
-function topRanked(
-  rule: CompiledRule,
-  manifests: readonly ManifestState[],
-  tags: TagMatchCache,
-): Set<string> {
+/**
+ * The population a count condition ranks, and its top `count`. Members not in `top` are "beyond".
+ * Manifests outside the population match neither `mostRecent` nor `beyondMostRecent`.
+ */
+function rankPopulation(rule: CompiledRule, manifests: readonly ManifestState[]): Int32Array {
   const rank = rule.rank;
-  if (!rank) return new Set();
-  const population: { manifest: ManifestState; version: SemanticVersion | undefined }[] = [];
-  for (const manifest of manifests) {
-    // Referrers follow their subject; unreadable manifests cannot be placed (they are guarded anyway).
-    if (!manifest.alive || manifest.unreadableWhy || referrerSubjects(manifest).length > 0) continue;
+  // Position of each manifest (by its index in the repository) in the ranking; -1 outside it.
+  const positions = new Int32Array(manifests.length).fill(-1);
+  if (!rank) return positions;
+  const members: number[] = [];
+  const versions: (SemanticVersion | undefined)[] =
+    rank.orderBy === "semver" ? new Array(manifests.length) : [];
+  for (let index = 0; index < manifests.length; index += 1) {
+    const manifest = manifests[index] as ManifestState;
+    if (!isRankable(manifest)) continue;
     if (rule.targetsUntagged) {
-      if (manifest.tags.length === 0) population.push({ manifest, version: undefined });
+      if (manifest.tags.length === 0) members.push(index);
       continue;
     }
-    const considered = tags.matching(rule, manifest);
+    if (manifest.tags.length === 0) continue;
+    const considered = matchingTags(rule, manifest);
     if (considered.length === 0) continue;
     if (rank.orderBy === "semver") {
-      let best: SemanticVersion | undefined;
-      for (const name of considered) {
-        const version = parseSemanticVersion(name);
-        if (version && (!best || compareSemanticVersions(version, best) > 0)) best = version;
-      }
-      if (best) population.push({ manifest, version: best });
-    } else {
-      population.push({ manifest, version: undefined });
+      const version = highestVersion(considered);
+      if (!version) continue;
+      versions[index] = version;
     }
+    members.push(index);
   }
-  population.sort((left, right) => {
-    if (left.version && right.version) {
-      const byVersion = compareSemanticVersions(right.version, left.version);
+  // Manifests are sorted by digest, so a smaller index is the smaller digest (the tie-break).
+  const pushed = (index: number) => (manifests[index] as ManifestState).pushedMs;
+  members.sort((left, right) => {
+    if (rank.orderBy === "semver") {
+      const byVersion = compareSemanticVersions(
+        versions[right] as SemanticVersion,
+        versions[left] as SemanticVersion,
+      );
       if (byVersion !== 0) return byVersion;
     }
-    return (
-      right.manifest.pushedMs - left.manifest.pushedMs ||
-      compareText(left.manifest.digest, right.manifest.digest)
-    );
+    return pushed(right) - pushed(left) || left - right;
   });
-  return new Set(population.slice(0, rank.count).map((entry) => entry.manifest.digest));
+  members.forEach((index, position) => {
+    positions[index] = position;
+  });
+  return positions;
+}
+
+/** What one rule said about one manifest; reasons are written only for the final decision. */
+interface KeepMatch {
+  readonly rule: CompiledRule;
+  /** The protected tags, or undefined when the rule protects the whole manifest. */
+  readonly tags: readonly string[] | undefined;
+}
+interface DeleteMatch {
+  readonly rule: CompiledRule;
+  /** The tags the rule removes (empty for a rule on untagged manifests). */
+  readonly tags: readonly string[];
+}
+interface RuleMatches {
+  readonly keeps: KeepMatch[];
+  readonly deletes: DeleteMatch[];
+}
+
+/** Rule matches by manifest index; undefined where no rule matched. */
+function evaluateRules(repo: RepositoryState, nowMs: number): (RuleMatches | undefined)[] {
+  const results: (RuleMatches | undefined)[] = new Array(repo.manifests.length);
+  const keep = (index: number, match: KeepMatch) => {
+    const matches = results[index];
+    if (matches) matches.keeps.push(match);
+    else results[index] = { keeps: [match], deletes: [] };
+  };
+  const remove = (index: number, match: DeleteMatch) => {
+    const matches = results[index];
+    if (matches) matches.deletes.push(match);
+    else results[index] = { keeps: [], deletes: [match] };
+  };
+  for (const rule of repo.rules) {
+    const ranking = rule.rank ? rankPopulation(rule, repo.manifests) : undefined;
+    const count = rule.rank?.count ?? 0;
+    // Within the count: 0 <= position < count. Beyond it: position >= count. Not ranked: -1.
+    const withinCount = (index: number) =>
+      ranking !== undefined && (ranking[index] as number) >= 0 && (ranking[index] as number) < count;
+    const beyondCount = (index: number) => ranking !== undefined && (ranking[index] as number) >= count;
+    for (let index = 0; index < repo.manifests.length; index += 1) {
+      const manifest = repo.manifests[index] as ManifestState;
+      if (!manifest.alive) continue;
+      if (rule.kind === "keep") {
+        if (ranking && !withinCount(index)) continue;
+        const matching = rule.tagMatcher ? matchingTags(rule, manifest) : undefined;
+        if (matching && matching.length === 0) continue;
+        if (rule.newerThanMs !== undefined) {
+          let freshness = manifest.baseFreshnessMs;
+          for (const tag of manifest.tags) {
+            if ((!matching || matching.includes(tag.name)) && !(tag.timeMs <= freshness))
+              freshness = tag.timeMs;
+          }
+          if (Number.isNaN(freshness) || nowMs - freshness >= rule.newerThanMs) continue;
+        }
+        keep(index, { rule, tags: matching });
+        continue;
+      }
+      if (rule.targetsUntagged) {
+        if (manifest.tags.length > 0) continue;
+        if (ranking && !beyondCount(index)) continue;
+        if (!(nowMs - manifest.baseFreshnessMs > (rule.untaggedOlderThanMs ?? 0))) continue;
+        remove(index, { rule, tags: NO_TAGS });
+        continue;
+      }
+      if (manifest.tags.length === 0) continue;
+      if (ranking && !beyondCount(index)) continue;
+      let doomed: string[] | undefined;
+      for (const tag of manifest.tags) {
+        if (rule.taggedOlderThanMs !== undefined && !(nowMs - tag.timeMs > rule.taggedOlderThanMs)) continue;
+        if (rule.tagMatcher && !rule.tagMatcher(tag.name)) continue;
+        doomed ??= [];
+        doomed.push(tag.name);
+      }
+      if (doomed) remove(index, { rule, tags: doomed });
+    }
+  }
+  return results;
 }
 
 function describeRank(rule: CompiledRule, within: boolean): string {
@@ -353,130 +466,49 @@ function describeRank(rule: CompiledRule, within: boolean): string {
   return within ? `one of the ${rank.count} ${what}` : `beyond the ${rank.count} ${what}`;
 }
 
-interface RuleMatches {
-  keepWhole: { rule: CompiledRule; why: string } | undefined;
-  protectedTags: Map<string, CompiledRule>;
-  firstKeep: { rule: CompiledRule; why: string } | undefined;
-  doomedTags: Map<string, CompiledRule>;
-  untaggedDelete: { rule: CompiledRule; why: string } | undefined;
-  deleteWhy: Map<CompiledRule, string>;
+function describeTags(tags: readonly string[], verb: [string, string]): string {
+  return `${tags.length === 1 ? "tag" : "tags"} ${quoteList(tags)} ${tags.length === 1 ? verb[0] : verb[1]}`;
 }
 
-function evaluateRules(
-  repo: RepositoryState,
-  nowMs: number,
-  tags: TagMatchCache,
-): Map<ManifestState, RuleMatches> {
-  const results = new Map<ManifestState, RuleMatches>();
-  const entry = (manifest: ManifestState): RuleMatches => {
-    let matches = results.get(manifest);
-    if (!matches) {
-      matches = {
-        keepWhole: undefined,
-        protectedTags: new Map(),
-        firstKeep: undefined,
-        doomedTags: new Map(),
-        untaggedDelete: undefined,
-        deleteWhy: new Map(),
-      };
-      results.set(manifest, matches);
-    }
-    return matches;
-  };
-  for (const rule of repo.rules) {
-    const top = rule.rank ? topRanked(rule, repo.manifests, tags) : undefined;
-    for (const manifest of repo.manifests) {
-      if (!manifest.alive) continue;
-      if (rule.kind === "keep") {
-        const matching = rule.tagMatcher ? tags.matching(rule, manifest) : undefined;
-        if (matching && matching.length === 0) continue;
-        if (top && !top.has(manifest.digest)) continue;
-        const parts: string[] = [];
-        if (matching)
-          parts.push(
-            `${matching.length === 1 ? "tag" : "tags"} ${quoteList(matching)} ${matching.length === 1 ? "matches" : "match"} ${rule.tagPatternText}`,
-          );
-        if (top) parts.push(describeRank(rule, true));
-        if (rule.newerThanMs !== undefined) {
-          const considered = matching ?? manifest.tags.map((tag) => tag.name);
-          const tagTimes = manifest.tags
-            .filter((tag) => considered.includes(tag.name))
-            .map((tag) => tag.timeMs);
-          const freshness = maxKnown(manifest.baseFreshnessMs, ...tagTimes);
-          if (Number.isNaN(freshness) || nowMs - freshness >= rule.newerThanMs) continue;
-          parts.push(`pushed or updated within ${rule.durationText.newerThan}`);
-        }
-        const matches = entry(manifest);
-        const why = `kept by rule "${rule.id}": ${parts.join(", ")}`;
-        matches.firstKeep ??= { rule, why };
-        if (matching) {
-          for (const name of matching)
-            if (!matches.protectedTags.has(name)) matches.protectedTags.set(name, rule);
-        } else {
-          matches.keepWhole ??= { rule, why };
-        }
-        continue;
-      }
-      if (rule.targetsUntagged) {
-        if (manifest.tags.length > 0) continue;
-        if (top?.has(manifest.digest)) continue;
-        if (top && !isRankable(manifest)) continue;
-        const age = nowMs - manifest.baseFreshnessMs;
-        if (!(age > (rule.untaggedOlderThanMs ?? 0))) continue;
-        const parts = [`untagged with no activity for more than ${rule.durationText.untaggedOlderThan}`];
-        if (top) parts.push(describeRank(rule, false));
-        const matches = entry(manifest);
-        matches.untaggedDelete ??= { rule, why: `deleted by rule "${rule.id}": ${parts.join(", ")}` };
-        continue;
-      }
-      if (manifest.tags.length === 0) continue;
-      if (top && (top.has(manifest.digest) || !isRankedByRule(rule, manifest, tags))) continue;
-      const candidates = rule.tagMatcher ? new Set(tags.matching(rule, manifest)) : undefined;
-      const doomed: string[] = [];
-      for (const tag of manifest.tags) {
-        if (candidates && !candidates.has(tag.name)) continue;
-        if (rule.taggedOlderThanMs !== undefined && !(nowMs - tag.timeMs > rule.taggedOlderThanMs)) continue;
-        doomed.push(tag.name);
-      }
-      if (doomed.length === 0) continue;
-      const parts: string[] = [];
-      if (rule.tagMatcher)
-        parts.push(
-          `${doomed.length === 1 ? "tag" : "tags"} ${quoteList(doomed)} ${doomed.length === 1 ? "matches" : "match"} ${rule.tagPatternText}`,
-        );
-      if (rule.taggedOlderThanMs !== undefined) {
-        parts.push(
-          `${rule.tagMatcher ? "" : `${doomed.length === 1 ? "tag" : "tags"} ${quoteList(doomed)} `}last pushed more than ${rule.durationText.taggedOlderThan} ago`,
-        );
-      }
-      if (top) parts.push(describeRank(rule, false));
-      const matches = entry(manifest);
-      for (const name of doomed) if (!matches.doomedTags.has(name)) matches.doomedTags.set(name, rule);
-      matches.deleteWhy.set(rule, `rule "${rule.id}": ${parts.join(", ")}`);
-    }
+function describeKeep(match: KeepMatch): string {
+  const rule = match.rule;
+  const parts: string[] = [];
+  if (match.tags) parts.push(`${describeTags(match.tags, ["matches", "match"])} ${rule.tagPatternText}`);
+  if (rule.rank) parts.push(describeRank(rule, true));
+  if (rule.newerThanMs !== undefined) parts.push(`pushed or updated within ${rule.durationText.newerThan}`);
+  return `kept by rule "${rule.id}": ${parts.join(", ")}`;
+}
+
+function describeDelete(match: DeleteMatch): string {
+  const rule = match.rule;
+  const parts: string[] = [];
+  if (rule.targetsUntagged)
+    parts.push(`untagged with no activity for more than ${rule.durationText.untaggedOlderThan}`);
+  if (rule.tagMatcher) parts.push(`${describeTags(match.tags, ["matches", "match"])} ${rule.tagPatternText}`);
+  if (rule.taggedOlderThanMs !== undefined) {
+    const subject = rule.tagMatcher ? "" : `${describeTags(match.tags, ["was", "were"])} `;
+    parts.push(`${subject}last pushed more than ${rule.durationText.taggedOlderThan} ago`);
   }
-  return results;
-}
-
-function isRankable(manifest: ManifestState): boolean {
-  return !manifest.unreadableWhy && referrerSubjects(manifest).length === 0;
-}
-
-/** Whether the manifest belongs to the population a tag rule's count condition ranks. */
-function isRankedByRule(rule: CompiledRule, manifest: ManifestState, tags: TagMatchCache): boolean {
-  if (!isRankable(manifest)) return false;
-  const considered = tags.matching(rule, manifest);
-  if (considered.length === 0) return false;
-  if (rule.rank?.orderBy === "semver")
-    return considered.some((name) => parseSemanticVersion(name) !== undefined);
-  return true;
+  if (rule.rank) parts.push(describeRank(rule, false));
+  if (parts.length === 0) parts.push(describeTags(match.tags, ["is", "are"]));
+  return `rule "${rule.id}": ${parts.join(", ")}`;
 }
 
 function describeManifest(repo: RepositoryState, manifest: ManifestState): string {
-  const tags = manifest.tags.map((tag) => tag.name);
-  return tags.length > 0
-    ? `${shortDigest(manifest.digest)} (${tags.map((tag) => `${repo.repository}:${tag}`).join(", ")})`
-    : `${shortDigest(manifest.digest)} (untagged)`;
+  const tags = manifest.tags.map((tag) => `${repo.repository}:${tag.name}`);
+  return `${shortDigest(manifest.digest)} (${tags.length > 0 ? tags.join(", ") : "untagged"})`;
+}
+
+function keepProposal(ruleId: string | null, guard: RetentionGuard | null, reason: string): Proposal {
+  return { action: "keep", tags: [], ruleId, guard, reason };
+}
+
+const NO_RULE: Proposal = Object.freeze(keepProposal(null, null, "no rule matched"));
+const NO_RULE_UNTAGGED: Proposal = Object.freeze(keepProposal(null, null, "untagged; no rule matched"));
+
+function blockedBy(proposal: Proposal, guard: RetentionGuard, why: string): Proposal {
+  const verb = proposal.action === "delete" ? "deleted" : "untagged";
+  return keepProposal(proposal.ruleId, guard, `${why}; would have been ${verb} by rule "${proposal.ruleId}"`);
 }
 
 function proposeForManifest(
@@ -485,75 +517,72 @@ function proposeForManifest(
   matches: RuleMatches | undefined,
   protectLatest: boolean,
 ): Proposal {
-  const keep = (ruleId: string | null, guard: RetentionGuard | null, reason: string): Proposal => ({
-    action: "keep",
-    tags: [],
-    ruleId,
-    guard,
-    reason,
-  });
-  if (!matches)
-    return keep(null, null, manifest.tags.length > 0 ? "no rule matched" : "untagged; no rule matched");
-  if (matches.keepWhole) return keep(matches.keepWhole.rule.id, null, matches.keepWhole.why);
+  if (!matches) return manifest.tags.length > 0 ? NO_RULE : NO_RULE_UNTAGGED;
+  const wholeKeep = matches.keeps.find((match) => match.tags === undefined);
+  if (wholeKeep) return keepProposal(wholeKeep.rule.id, null, describeKeep(wholeKeep));
+  const firstKeep = matches.keeps[0];
 
   let proposal: Proposal;
   if (manifest.tags.length === 0) {
-    if (!matches.untaggedDelete) return keep(null, null, "untagged; no rule matched");
+    const untaggedDelete = matches.deletes.find((match) => match.rule.targetsUntagged);
+    if (!untaggedDelete) return NO_RULE_UNTAGGED;
     proposal = {
       action: "delete",
       tags: [],
-      ruleId: matches.untaggedDelete.rule.id,
+      ruleId: untaggedDelete.rule.id,
       guard: null,
-      reason: matches.untaggedDelete.why,
+      reason: `deleted by ${describeDelete(untaggedDelete)}`,
     };
   } else {
     const removable: string[] = [];
     const overriddenByKeep: string[] = [];
-    let tagGuard: { guard: RetentionGuard; rule: CompiledRule; why: string } | undefined;
+    const usedRules: DeleteMatch[] = [];
+    let tagGuard: { guard: RetentionGuard; match: DeleteMatch; why: string } | undefined;
     for (const tag of manifest.tags) {
-      const rule = matches.doomedTags.get(tag.name);
-      if (!rule) continue;
-      if (matches.protectedTags.has(tag.name)) overriddenByKeep.push(tag.name);
+      const match = matches.deletes.find((candidate) => candidate.tags.includes(tag.name));
+      if (!match) continue;
+      if (matches.keeps.some((keep) => keep.tags?.includes(tag.name))) overriddenByKeep.push(tag.name);
       else if (protectLatest && tag.name === "latest")
-        tagGuard ??= { guard: "latest-tag", rule, why: "the tag latest is protected (protectLatest)" };
+        tagGuard ??= { guard: "latest-tag", match, why: "the tag latest is protected (protectLatest)" };
       else if (tag.lockedBy)
-        tagGuard ??= { guard: "locked", rule, why: `tag ${tag.name} is locked (${tag.lockedBy})` };
-      else removable.push(tag.name);
+        tagGuard ??= { guard: "locked", match, why: `tag ${tag.name} is locked (${tag.lockedBy})` };
+      else {
+        removable.push(tag.name);
+        if (!usedRules.includes(match)) usedRules.push(match);
+      }
     }
-    const firstRule = removable.length > 0 ? matches.doomedTags.get(removable[0] as string) : undefined;
+    const firstRule = usedRules[0];
     if (!firstRule) {
       if (tagGuard) {
-        const wanted = matches.deleteWhy.get(tagGuard.rule) ?? `rule "${tagGuard.rule.id}"`;
-        return keep(tagGuard.rule.id, tagGuard.guard, `${tagGuard.why}; would have acted on ${wanted}`);
+        return keepProposal(
+          tagGuard.match.rule.id,
+          tagGuard.guard,
+          `${tagGuard.why}; would have acted on ${describeDelete(tagGuard.match)}`,
+        );
       }
-      if (matches.firstKeep) {
+      if (firstKeep) {
         const suffix =
           overriddenByKeep.length > 0 ? ` (keep beats delete for ${quoteList(overriddenByKeep)})` : "";
-        return keep(matches.firstKeep.rule.id, null, `${matches.firstKeep.why}${suffix}`);
+        return keepProposal(firstKeep.rule.id, null, `${describeKeep(firstKeep)}${suffix}`);
       }
-      return keep(null, null, "no rule matched");
+      return NO_RULE;
     }
-    const rulesUsed = [...new Set(removable.map((name) => matches.doomedTags.get(name) as CompiledRule))];
-    const why = rulesUsed.map((rule) => matches.deleteWhy.get(rule) ?? `rule "${rule.id}"`).join("; ");
+    const why = usedRules.map(describeDelete).join("; ");
     if (removable.length === manifest.tags.length) {
       proposal = {
         action: "delete",
-        tags: [...removable],
-        ruleId: firstRule.id,
+        tags: removable,
+        ruleId: firstRule.rule.id,
         guard: null,
         reason: `deleted by ${why}`,
       };
     } else {
       const staying = manifest.tags.map((tag) => tag.name).filter((name) => !removable.includes(name));
-      const stayWhy = matches.firstKeep
-        ? ` (${matches.firstKeep.why})`
-        : tagGuard
-          ? ` (${tagGuard.why})`
-          : "";
+      const stayWhy = firstKeep ? ` (${describeKeep(firstKeep)})` : tagGuard ? ` (${tagGuard.why})` : "";
       proposal = {
         action: "untag",
         tags: removable,
-        ruleId: firstRule.id,
+        ruleId: firstRule.rule.id,
         guard: null,
         reason: `untagged by ${why}; ${quoteList(staying)} ${staying.length === 1 ? "stays" : "stay"}${stayWhy}`,
       };
@@ -561,38 +590,46 @@ function proposeForManifest(
   }
 
   // Guards that depend only on the repository and the manifest itself.
-  const blocked = (guard: RetentionGuard, why: string) =>
-    keep(
-      proposal.ruleId,
-      guard,
-      `${why}; would have been ${proposal.action === "delete" ? "deleted" : "untagged"} by rule "${proposal.ruleId}"`,
+  if (repo.partialWhy) {
+    return blockedBy(
+      proposal,
+      "partial-listing",
+      `nothing is decided from a partial listing: ${repo.partialWhy}`,
     );
-  if (repo.partialWhy)
-    return blocked("partial-listing", `nothing is decided from a partial listing: ${repo.partialWhy}`);
-  if (manifest.unreadableWhy)
-    return blocked("metadata-unreadable", `kept because ${manifest.unreadableWhy} (fail closed)`);
-  if (manifest.lockedWhy) return blocked("locked", `manifest is locked (${manifest.lockedWhy})`);
+  }
+  if (manifest.unreadableWhy) {
+    return blockedBy(proposal, "metadata-unreadable", `kept because ${manifest.unreadableWhy} (fail closed)`);
+  }
+  if (manifest.lockedWhy) return blockedBy(proposal, "locked", `manifest is locked (${manifest.lockedWhy})`);
   if (proposal.action === "delete" && repo.unknownGraphWhy) {
-    return blocked("metadata-unreadable", `nothing is deleted here because ${repo.unknownGraphWhy}`);
+    return blockedBy(
+      proposal,
+      "metadata-unreadable",
+      `nothing is deleted here because ${repo.unknownGraphWhy}`,
+    );
   }
   return proposal;
 }
 
 /** Children of surviving indexes and referrers of surviving subjects survive too (recursively). */
-function protectGraph(repo: RepositoryState, proposals: Map<ManifestState, Proposal>): void {
+function protectGraph(repo: RepositoryState): void {
   const referrersBySubject = new Map<string, ManifestState[]>();
   for (const manifest of repo.manifests) {
     if (!manifest.alive) continue;
-    for (const subject of referrerSubjects(manifest)) {
+    for (const subject of manifest.subjects) {
       const list = referrersBySubject.get(subject);
       if (list) list.push(manifest);
       else referrersBySubject.set(subject, [manifest]);
     }
   }
+  const hasGraph =
+    referrersBySubject.size > 0 || repo.manifests.some((manifest) => manifest.candidate.children.length > 0);
+  if (!hasGraph) return;
   const visited = new Set<ManifestState>();
   const queue: ManifestState[] = [];
   for (const manifest of repo.manifests) {
-    if (manifest.alive && proposals.get(manifest)?.action !== "delete") queue.push(manifest);
+    const protectsOthers = manifest.candidate.children.length > 0 || referrersBySubject.has(manifest.digest);
+    if (protectsOthers && manifest.alive && manifest.proposal?.action !== "delete") queue.push(manifest);
   }
   while (queue.length > 0) {
     const survivor = queue.pop() as ManifestState;
@@ -600,51 +637,46 @@ function protectGraph(repo: RepositoryState, proposals: Map<ManifestState, Propo
     visited.add(survivor);
     for (const childDigest of survivor.candidate.children) {
       const child = repo.byDigest.get(childDigest);
-      const proposal = child?.alive ? proposals.get(child) : undefined;
+      const proposal = child?.alive ? child.proposal : undefined;
       if (!child || !proposal || proposal.action !== "delete") continue;
-      proposals.set(child, {
-        action: "keep",
-        tags: [],
-        ruleId: proposal.ruleId,
-        guard: "index-child",
-        reason: `platform child of kept index ${describeManifest(repo, survivor)}; would have been deleted by rule "${proposal.ruleId}"`,
-      });
+      child.proposal = keepProposal(
+        proposal.ruleId,
+        "index-child",
+        `platform child of kept index ${describeManifest(repo, survivor)}; would have been deleted by rule "${proposal.ruleId}"`,
+      );
       queue.push(child);
     }
     for (const referrer of referrersBySubject.get(survivor.digest) ?? []) {
-      const proposal = proposals.get(referrer);
+      const proposal = referrer.proposal;
       if (!proposal || proposal.action === "keep") continue;
-      proposals.set(referrer, {
-        action: "keep",
-        tags: [],
-        ruleId: proposal.ruleId,
-        guard: "referrer-subject",
-        reason: `refers to ${describeManifest(repo, survivor)}, which is kept; would have been ${proposal.action === "delete" ? "deleted" : "untagged"} by rule "${proposal.ruleId}"`,
-      });
+      referrer.proposal = keepProposal(
+        proposal.ruleId,
+        "referrer-subject",
+        `refers to ${describeManifest(repo, survivor)}, which is kept; would have been ${proposal.action === "delete" ? "deleted" : "untagged"} by rule "${proposal.ruleId}"`,
+      );
       queue.push(referrer);
     }
   }
 }
 
+/**
+ * Evaluates rules and guards, applies the result to the repository state, and repeats while a
+ * pass removed tags. A pass that only deletes manifests cannot make another rule match (ranks only
+ * improve, guards only depend on survivors), so it needs no further pass.
+ */
 function planRepositoryPasses(repo: RepositoryState, policy: CompiledPolicy, nowMs: number): void {
-  const tagCache = new TagMatchCache();
-  const maxPasses = repo.manifests.reduce((sum, manifest) => sum + manifest.tags.length + 1, 1);
+  const maxPasses = repo.manifests.reduce((sum, manifest) => sum + manifest.tags.length, 1);
   for (let pass = 1; pass <= maxPasses; pass += 1) {
-    const matches = evaluateRules(repo, nowMs, tagCache);
-    const proposals = new Map<ManifestState, Proposal>();
-    for (const manifest of repo.manifests) {
+    const matches = repo.rules.length > 0 ? evaluateRules(repo, nowMs) : undefined;
+    repo.manifests.forEach((manifest, index) => {
       if (manifest.alive)
-        proposals.set(
-          manifest,
-          proposeForManifest(repo, manifest, matches.get(manifest), policy.protectLatest),
-        );
-    }
-    protectGraph(repo, proposals);
-    let acted = false;
-    for (const [manifest, proposal] of proposals) {
-      manifest.lastProposal = proposal;
-      if (proposal.action === "keep") continue;
-      acted = true;
+        manifest.proposal = proposeForManifest(repo, manifest, matches?.[index], policy.protectLatest);
+    });
+    protectGraph(repo);
+    let untagged = false;
+    for (const manifest of repo.manifests) {
+      const proposal = manifest.proposal;
+      if (!manifest.alive || !proposal || proposal.action === "keep") continue;
       manifest.actions.push({
         pass,
         action: proposal.action,
@@ -652,10 +684,15 @@ function planRepositoryPasses(repo: RepositoryState, policy: CompiledPolicy, now
         ruleId: proposal.ruleId,
         reason: proposal.reason,
       });
-      if (proposal.action === "delete") manifest.alive = false;
-      else manifest.tags = manifest.tags.filter((tag) => !proposal.tags.includes(tag.name));
+      if (proposal.action === "delete") {
+        manifest.alive = false;
+      } else {
+        untagged = true;
+        manifest.tags = manifest.tags.filter((tag) => !proposal.tags.includes(tag.name));
+        manifest.subjects = subjectsOf(manifest.subjectFromField, manifest.tags);
+      }
     }
-    if (!acted) return;
+    if (!untagged) return;
   }
 }
 
@@ -664,80 +701,105 @@ function planRepositoryPasses(repo: RepositoryState, policy: CompiledPolicy, now
 
 interface WorkingDecision {
   readonly repo: RepositoryState;
+  readonly repoOrder: number;
   readonly manifest: ManifestState;
   decision: RetentionDecision;
 }
 
-function toIso(milliseconds: number): string | null {
-  return Number.isNaN(milliseconds) ? null : new Date(milliseconds).toISOString();
+/** Builds a decision; one constructor keeps every decision object the same shape. */
+function makeDecision(
+  manifest: ManifestState,
+  action: RetentionDecision["action"],
+  tags: string[],
+  ruleId: string | null,
+  guard: RetentionGuard | null,
+  reason: string,
+  pass: number,
+): RetentionDecision {
+  return {
+    digest: manifest.digest,
+    action,
+    tags,
+    ruleId,
+    guard,
+    reason,
+    sizeInBytes: manifest.candidate.sizeInBytes,
+    pushedAt: manifest.pushedAt,
+    lastActivityAt: manifest.lastActivityAt,
+    pass,
+  };
 }
 
 function initialDecision(manifest: ManifestState): RetentionDecision {
-  const base = {
-    digest: manifest.digest,
-    sizeInBytes: manifest.candidate.sizeInBytes,
-    pushedAt: toIso(manifest.pushedMs),
-    lastActivityAt: toIso(manifest.lastActivityMs),
-  };
-  const deletion = manifest.actions.find((action) => action.action === "delete");
-  const untags = manifest.actions.filter((action) => action.action === "untag");
-  if (deletion) {
+  const actions = manifest.actions;
+  if (actions.length === 0) {
+    const last = manifest.proposal;
+    return makeDecision(
+      manifest,
+      "keep",
+      [],
+      last?.ruleId ?? null,
+      last?.guard ?? null,
+      last?.reason ?? "no rule matched",
+      0,
+    );
+  }
+  const final = actions[actions.length - 1] as ActionRecord;
+  const untags = actions.filter((action) => action.action === "untag");
+  if (final.action === "delete") {
     const earlier =
       untags.length > 0 ? ` (after an earlier pass removed ${quoteList(untags.flatMap((u) => u.tags))})` : "";
-    return {
-      ...base,
-      action: "delete",
-      tags: [...manifest.originalTags],
-      ruleId: deletion.ruleId,
-      guard: null,
-      reason: `${deletion.reason}${earlier}`,
-      pass: deletion.pass,
-    };
+    return makeDecision(
+      manifest,
+      "delete",
+      [...manifest.originalTags],
+      final.ruleId,
+      null,
+      `${final.reason}${earlier}`,
+      final.pass,
+    );
   }
-  if (untags.length > 0) {
-    return {
-      ...base,
-      action: "untag",
-      tags: untags.flatMap((untag) => untag.tags).sort(compareText),
-      ruleId: untags[0]?.ruleId ?? null,
-      guard: null,
-      reason: untags.map((untag) => untag.reason).join("; then "),
-      pass: Math.max(...untags.map((untag) => untag.pass)),
-    };
-  }
-  const last = manifest.lastProposal;
-  return {
-    ...base,
-    action: "keep",
-    tags: [],
-    ruleId: last?.ruleId ?? null,
-    guard: last?.guard ?? null,
-    reason: last?.reason ?? "no rule matched",
-    pass: 0,
-  };
-}
-
-function actionOrder(left: WorkingDecision, right: WorkingDecision): number {
-  return (
-    left.decision.pass - right.decision.pass ||
-    left.manifest.lastActivityMs - right.manifest.lastActivityMs ||
-    compareText(left.repo.registry, right.repo.registry) ||
-    compareText(left.repo.repository, right.repo.repository) ||
-    compareText(left.decision.digest, right.decision.digest)
+  return makeDecision(
+    manifest,
+    "untag",
+    untags.flatMap((untag) => untag.tags).sort(compareText),
+    untags[0]?.ruleId ?? null,
+    null,
+    untags.map((untag) => untag.reason).join("; then "),
+    final.pass,
   );
 }
 
 function holdBack(work: WorkingDecision, guard: RetentionGuard, why: string): void {
   const original = work.decision;
   const verb = original.action === "delete" ? "deleted" : `untagged (${quoteList(original.tags)})`;
-  work.decision = {
-    ...original,
-    action: "keep",
-    tags: [],
+  work.decision = makeDecision(
+    work.manifest,
+    "keep",
+    [],
+    original.ruleId,
     guard,
-    reason: `${why}; would have been ${verb} by rule "${original.ruleId}": ${original.reason}`,
-    pass: 0,
-  };
+    `${why}; would have been ${verb} by rule "${original.ruleId}": ${original.reason}`,
+    0,
+  );
+}
+
+interface CapEntry {
+  readonly pass: number;
+  readonly activityMs: number;
+  readonly repoOrder: number;
+  readonly digest: string;
+  readonly work: WorkingDecision;
+}
+
+/** Oldest first, earlier passes before later ones; then by registry, repository and digest. */
+function capOrder(left: CapEntry, right: CapEntry): number {
+  return (
+    left.pass - right.pass ||
+    left.activityMs - right.activityMs ||
+    left.repoOrder - right.repoOrder ||
+    compareText(left.digest, right.digest)
+  );
 }
 
 /**
@@ -747,17 +809,30 @@ function holdBack(work: WorkingDecision, guard: RetentionGuard, why: string): vo
  */
 function applyCaps(byRepository: Map<RepositoryState, WorkingDecision[]>, caps: RetentionCaps): void {
   const heldByCap = new Map<WorkingDecision, string>();
-  const withinRepositoryCaps: WorkingDecision[] = [];
+  const withinRepositoryCaps: CapEntry[] = [];
   for (const list of byRepository.values()) {
-    const actions = list.filter((work) => work.decision.action !== "keep").sort(actionOrder);
-    actions.forEach((work, position) => {
-      if (position < caps.perRepository) withinRepositoryCaps.push(work);
-      else heldByCap.set(work, `${caps.perRepository} per repository`);
+    const actions: CapEntry[] = [];
+    for (const work of list) {
+      if (work.decision.action === "keep") continue;
+      actions.push({
+        pass: work.decision.pass,
+        activityMs: work.manifest.lastActivityMs,
+        repoOrder: work.repoOrder,
+        digest: work.manifest.digest,
+        work,
+      });
+    }
+    if (actions.length > caps.perRepository) actions.sort(capOrder);
+    actions.forEach((entry, position) => {
+      if (position < caps.perRepository) withinRepositoryCaps.push(entry);
+      else heldByCap.set(entry.work, `${caps.perRepository} per repository`);
     });
   }
-  withinRepositoryCaps.sort(actionOrder).forEach((work, position) => {
-    if (position >= caps.global) heldByCap.set(work, `${caps.global} per run`);
-  });
+  if (withinRepositoryCaps.length > caps.global) {
+    withinRepositoryCaps.sort(capOrder).forEach((entry, position) => {
+      if (position >= caps.global) heldByCap.set(entry.work, `${caps.global} per run`);
+    });
+  }
   const affected = new Set<RepositoryState>();
   for (const [work, which] of heldByCap) {
     holdBack(work, "deletion-cap", `the cap of ${which} destructive actions was reached`);
@@ -771,7 +846,7 @@ function restoreInvariantsAfterHoldBack(repo: RepositoryState, list: WorkingDeci
   const byDigest = new Map(list.map((work) => [work.manifest.digest, work]));
   const referrersBySubject = new Map<string, WorkingDecision[]>();
   for (const work of list) {
-    for (const subject of referrerSubjects(work.manifest, work.manifest.originalTags)) {
+    for (const subject of work.manifest.originalSubjects) {
       const referrers = referrersBySubject.get(subject);
       if (referrers) referrers.push(work);
       else referrersBySubject.set(subject, [work]);
@@ -872,13 +947,13 @@ export function planRetention(
   const compiled = compileRetentionPolicy(policy);
   const repositories = buildRepositoryStates(listings, compiled);
   const byRepository = new Map<RepositoryState, WorkingDecision[]>();
-  for (const repo of repositories) {
+  repositories.forEach((repo, repoOrder) => {
     planRepositoryPasses(repo, compiled, nowMs);
     byRepository.set(
       repo,
-      repo.manifests.map((manifest) => ({ repo, manifest, decision: initialDecision(manifest) })),
+      repo.manifests.map((manifest) => ({ repo, repoOrder, manifest, decision: initialDecision(manifest) })),
     );
-  }
+  });
   applyCaps(byRepository, options.caps);
   const repositoryPlans: RepositoryPlan[] = repositories.map((repo) => {
     const decisions = (byRepository.get(repo) ?? []).map((work) => work.decision);
