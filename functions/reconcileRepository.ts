@@ -15,6 +15,8 @@ import { type SweepRuntime, sweepRuntime } from "./sweepRuntime.js";
  *   this repository alone is retried by the queue and lands in `reconcile-requests-poison` after
  *   `maxDequeueCount` attempts; what a partial listing saw is recorded, nothing is tombstoned.
  */
+const SCAN_SLICES = 7;
+
 export function createReconcileRepositoryHandler(runtime: () => Promise<SweepRuntime> = sweepRuntime) {
   return async function reconcile(message: unknown, context: InvocationContext): Promise<void> {
     const parsed = ReconcileRequestSchema.safeParse(typeof message === "string" ? tryJson(message) : message);
@@ -49,7 +51,8 @@ export function createReconcileRepositoryHandler(runtime: () => Promise<SweepRun
         progress: storage.progress,
         now: rt.now,
       },
-      { queueRetention: true },
+      // Daily sweeps check each image's scan freshness once a week (new digests at once).
+      { queueRetention: true, scanSlices: SCAN_SLICES },
     );
     context.log(
       result.alreadyDone ? "repository already reconciled by this sweep" : "repository reconciled",

@@ -36,6 +36,13 @@ export interface ReconcileOptions {
   readonly onManifests?: (count: number) => void;
   /** Follow-up requests in flight at once. */
   readonly concurrency?: number;
+  /**
+   * How many sweeps it takes to check every image's scan freshness. 1 (the default): every image, every
+   * sweep. N: digests new to the inventory every sweep, the others in N rotating slices (by digest),
+   * so each is checked once per N sweeps at 1/N of the storage reads (daily sweeps, weekly freshness:
+   * 7). 0: queue no scans (inventory-only sweeps).
+   */
+  readonly scanSlices?: number;
   readonly pageSize?: number;
   readonly signal?: AbortSignal;
 }
@@ -119,7 +126,14 @@ export async function reconcileRepository(
       ? 0
       : await tagRemovals.remove(target.registry, target.repository, plan.tagRemovals, observedAt);
 
-  const scansQueued = await requestScans(target, manifests, followUp, observedAt, options);
+  const scansQueued = await requestScans(
+    target,
+    manifests,
+    new Set(plan.added),
+    followUp,
+    observedAt,
+    options,
+  );
   const counts: RepositoryCounts = {
     manifests: manifests.length,
     tags: manifests.reduce((sum, summary) => sum + summary.tags.length, 0),
@@ -173,14 +187,19 @@ async function applyPlan(plan: ReconciliationPlan, inventory: InventoryStore): P
 async function requestScans(
   target: ReconcileTarget,
   manifests: readonly ManifestSummary[],
+  added: ReadonlySet<string>,
   followUp: FollowUp,
   now: Date,
   options: ReconcileOptions,
 ): Promise<number> {
+  const slices = options.scanSlices ?? 1;
+  if (slices <= 0) return 0;
+  const slice = Math.floor(now.getTime() / 86_400_000) % slices;
   const children = new Set<string>();
   for (const summary of manifests) for (const child of summary.children) children.add(child.digest);
   const images = manifests.filter(
     (summary) =>
+      (added.has(summary.digest) || slices === 1 || sliceOf(summary.digest, slices) === slice) &&
       !children.has(summary.digest) &&
       summary.artifactType === undefined &&
       summary.configMediaType !== "application/vnd.cncf.helm.config.v1+json" &&
@@ -206,4 +225,10 @@ async function requestScans(
   );
   await Promise.all(workers);
   return queued;
+}
+
+/** A digest's slice: its first 8 hex digits (digests are uniformly distributed). */
+function sliceOf(digest: string, slices: number): number {
+  const hex = digest.slice(digest.indexOf(":") + 1, digest.indexOf(":") + 9);
+  return Number.parseInt(hex, 16) % slices;
 }

@@ -24,7 +24,7 @@ export interface SweepProgressReport {
   readonly elapsedMs: number;
 }
 
-export interface RunSweepOptions extends Pick<ReconcileOptions, "pageSize" | "signal"> {
+export interface RunSweepOptions extends Pick<ReconcileOptions, "pageSize" | "signal" | "scanSlices"> {
   /** Repositories reconciled at once. Default 4. */
   readonly concurrency?: number;
   /** Keep listings for the caller (retention planning, the picture of the registry). */
@@ -118,6 +118,7 @@ export async function runSweep(
                 report();
               },
               ...(options.pageSize === undefined ? {} : { pageSize: options.pageSize }),
+              ...(options.scanSlices === undefined ? {} : { scanSlices: options.scanSlices }),
               ...(options.signal === undefined ? {} : { signal: options.signal }),
             },
           );

@@ -127,10 +127,10 @@ describe("a sweep converges on the registry's truth", () => {
     const truth = await registryTruth(h.registry);
     h.env.emulator.setFaults({ failRates: { "429": 0.05, "500": 0.02 } });
     // Small pages: many calls, so that faults land in the middle of listings.
-    let result = await runSweep(h.dependencies, { pageSize: 10 });
+    let result = await runSweep(h.dependencies, { pageSize: 5 });
     // A repository that failed past its retries is retried on its own by the next run.
     for (let attempt = 0; attempt < 5 && result.failed.length > 0; attempt++)
-      result = await runSweep(h.dependencies, { pageSize: 10 });
+      result = await runSweep(h.dependencies, { pageSize: 5 });
     expect(result.failed).toEqual([]);
     expect(
       h.env.emulator.stats().faults.injected429 + h.env.emulator.stats().faults.injected500,
