@@ -39,7 +39,7 @@ describe("Class: FollowUpScheduler", () => {
     expect(text).toMatch(/^[A-Za-z0-9+/]+=*$/);
   });
 
-  it("lets exactly one of many concurrent requests for a digest through", async () => {
+  it("lets exactly one of many concurrent requests for a digest through, within one process", async () => {
     const harness = await createHarness(connectionString);
     const decisions = await Promise.all(
       Array.from({ length: 10 }, (_, i) => harness.followUp.requestScan(target(5), `racer-${i}`, NOW)),

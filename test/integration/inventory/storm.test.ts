@@ -12,13 +12,22 @@ afterAll(stopTestStorage);
 
 describe("event storm", () => {
   it("10,000 events with 20 % duplicates, shuffled, end in exactly the final truth", async () => {
-    const storm = generateStorm({ uniqueEvents: 8_000, duplicateShare: 0.2, seed: 20240301 });
+    const storm = generateStorm({
+      uniqueEvents: 8_000,
+      duplicateShare: 0.2,
+      seed: 20240301,
+      // Few rows, many events each: every digest sees dozens of pushes, deletes and re-pushes.
+      repositories: 20,
+      digestsPerRepository: 15,
+      tagsPerRepository: 6,
+    });
     expect(storm.delivered).toHaveLength(10_000);
     const harness = await createHarness(connectionString);
     const now = new Date("2024-03-02T00:00:00Z");
 
     // Deliveries from single events (queue messages) to batches of hundreds (webhook batches,
-    // replayed dead letters), three at a time so that batches race for the same rows.
+    // replayed dead letters), by three inventory instances at once (three Functions instances),
+    // so that batches race for the same rows and only ETags keep them apart.
     const random = randomGenerator(7);
     const batches: (typeof storm.delivered)[] = [];
     for (let start = 0; start < storm.delivered.length; ) {
@@ -30,14 +39,10 @@ describe("event storm", () => {
     let errors = 0;
     let scansQueued = 0;
     await Promise.all(
-      Array.from({ length: 3 }, async () => {
+      [harness.inventory, harness.twin(), harness.twin()].map(async (inventory) => {
         while (next < batches.length) {
           const batch = batches[next++] ?? [];
-          const report = await ingestEvents(
-            batch,
-            { inventory: harness.inventory, followUp: harness.followUp },
-            now,
-          );
+          const report = await ingestEvents(batch, { inventory, followUp: harness.followUp }, now);
           errors += report.errors.length;
           scansQueued += report.scansQueued;
         }
