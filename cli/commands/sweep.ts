@@ -218,6 +218,12 @@ function positiveInteger(value: string | undefined, fallback: number, name: stri
   return Number(value);
 }
 
+function notePlatformImages(inventory: readonly ManifestRecord[]): void {
+  platformImages = new Set(
+    inventory.flatMap((m) => (m.description?.children ?? []).map((child) => `${m.repository}@${child}`)),
+  );
+}
+
 async function runSweepCommand(flags: SweepFlags, deps: CliDependencies): Promise<void> {
   const { io, env } = deps;
   const policy = choosePolicy(flags.policy);
@@ -298,6 +304,7 @@ async function runSweepCommand(flags: SweepFlags, deps: CliDependencies): Promis
     );
     progress.done();
     const elapsedMs = Date.now() - started;
+    notePlatformImages(survey.inventory);
     const registryCalls =
       target.registryCalls === undefined
         ? undefined
@@ -358,8 +365,12 @@ function platformsOf(row: ManifestRecord): string[] {
   );
 }
 
+/** Digests that are platform images of an index in the inventory. */
+let platformImages: ReadonlySet<string> = new Set();
+
 function kindOf(row: ManifestRecord): string {
   if (row.artifact === "chart") return "chart";
+  if (platformImages.has(`${row.repository}@${row.digest}`)) return "platform image";
   const description = row.description;
   if (description === undefined) return "?";
   if (description.subject !== undefined) {
@@ -414,7 +425,15 @@ function renderSurvey(
   elapsedMs: number,
   registryCalls: { sweep: number; total: number } | undefined,
 ): string {
-  const { sweep, inventory } = survey;
+  const { sweep } = survey;
+  // Newest first in each repository: what a person looks for first.
+  const inventory = [...survey.inventory].sort((a, b) =>
+    a.repository !== b.repository
+      ? a.repository < b.repository
+        ? -1
+        : 1
+      : (b.description?.createdAt ?? "").localeCompare(a.description?.createdAt ?? ""),
+  );
   const out: string[] = [];
   out.push(`Registry   ${target.description}`);
   out.push(

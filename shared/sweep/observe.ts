@@ -25,6 +25,11 @@ export interface RepositoryObservation {
   readonly complete: boolean;
   /** When the listing started: the observation's event time. */
   readonly observedAt: Date;
+  /**
+   * The listing shows untagged manifests too (ACR). Where it shows only tagged ones (plain OCI),
+   * absence proves nothing about a manifest, so nothing is tombstoned; tags are still fixed.
+   */
+  readonly listsUntagged?: boolean;
 }
 
 /** A tag the inventory holds that the (complete) listing shows on no manifest: it was untagged. */
@@ -160,6 +165,7 @@ export function planReconciliation(
     for (const row of inventory) {
       if (row.state !== "present") continue;
       if (!listed.has(row.digest)) {
+        if (observation.listsUntagged === false) continue;
         if (newerThanListing(row.lastEventAt)) newerThanObservation += 1;
         else {
           tombstoned.push(row.digest);

@@ -116,6 +116,7 @@ export async function reconcileRepository(
       manifests,
       complete: failure === undefined,
       observedAt,
+      listsUntagged: registry.capabilities.listsUntaggedManifests,
     },
     rows,
     target.sweepId,

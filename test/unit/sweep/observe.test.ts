@@ -141,3 +141,15 @@ describe("planReconciliation", () => {
     expect(plan.events).toHaveLength(1);
   });
 });
+
+describe("registries that list tagged manifests only", () => {
+  it("tombstone nothing (absence proves nothing there) but still remove vanished tags", () => {
+    const plan = planReconciliation(
+      { ...observe([listed(1, ["1.0"])]), listsUntagged: false },
+      [row(1, { tags: ["1.0", "old"] }), row(2)],
+      "s1",
+    );
+    expect(plan.tombstoned).toEqual([]);
+    expect(plan.tagRemovals).toEqual([{ tag: "old", digest: digest(1) }]);
+  });
+});
