@@ -74,9 +74,15 @@ export function createEnforceRetentionHandler(
         statuses: report.repositories.map((repo) => repo.status),
       });
       const auditFailed = report.repositories.some((repo) => repo.status === "audit-failed");
-      if (auditFailed || report.totals.failed > 0) {
+      const unavailable = result.unavailableRepositories[0];
+      if (auditFailed || report.totals.failed > 0 || unavailable !== undefined) {
+        const why = unavailable
+          ? `the repository could not be listed: ${unavailable.error}`
+          : auditFailed
+            ? "audit rows could not be written"
+            : `${report.totals.failed} action(s) failed`;
         throw new UnavailableError(
-          `retention on ${request.registry}/${request.repository} did not finish (${auditFailed ? "audit rows could not be written" : `${report.totals.failed} action(s) failed`}); the request will be retried`,
+          `retention on ${request.registry}/${request.repository} did not finish (${why}); the request will be retried`,
         );
       }
     } catch (thrown) {

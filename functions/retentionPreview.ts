@@ -66,6 +66,15 @@ export function createRetentionPreviewHandler(
         { registry: readOnlyRegistry(registry), policy: rt.policy, caps: rt.caps },
         now(),
       );
+      const unavailable = preview.unavailableRepositories[0];
+      if (unavailable !== undefined) {
+        context.warn(`retention preview unavailable: ${unavailable.error}`);
+        return json(
+          503,
+          { error: "the registry is unavailable or throttling; try again later" },
+          { "Retry-After": "30" },
+        );
+      }
       if (preview.missingRepositories.length > 0) {
         return json(404, { error: `repository ${parsed.data.repository} does not exist in ${loginServer}` });
       }

@@ -135,7 +135,9 @@ export function registerApplyCommand(
         } else {
           writeReport(deps.io, result, store.description);
         }
-        deps.io.setExitCode(exitCodeOf(result.report));
+        deps.io.setExitCode(
+          result.unavailableRepositories.length > 0 ? ExitCode.error : exitCodeOf(result.report),
+        );
       },
       { services: ["table"], ...deps.embeddedStorage },
     );
@@ -184,6 +186,9 @@ function writeReport(
         repo.items,
       ),
     );
+  }
+  for (const { repository, error } of result.unavailableRepositories) {
+    io.stdout.write(`${repository}: NOT PLANNED, the registry would not list it: ${error}\n`);
   }
   const counted = Object.entries(report.totals)
     .filter(([, count]) => count > 0)

@@ -9,6 +9,7 @@ import type { RepositoryPlan, RetentionCaps, RetentionDecision } from "../../sha
 import { parseRetentionPolicy, type RetentionPolicy } from "../../shared/retention/policy.js";
 import { startDemoRegistry } from "../embedded.js";
 import type { EmbeddedStorageOptions } from "../embeddedStorage.js";
+import { ExitCode } from "../exitCodes.js";
 import {
   addRegistryOptions,
   type CliDependencies,
@@ -163,14 +164,17 @@ async function previewOn(
       registry: registry.loginServer,
       missingRepositories: preview.missingRepositories,
       outOfScopeRepositories: preview.outOfScopeRepositories,
+      unavailableRepositories: preview.unavailableRepositories,
       plan: preview.plan,
     });
-    return;
+  } else {
+    writePlan(deps.io, preview);
+    deps.io.stdout.write(
+      "\nPreview only: nothing was changed. 'acr-steward apply' with the same flags carries it out.\n",
+    );
   }
-  writePlan(deps.io, preview);
-  deps.io.stdout.write(
-    "\nPreview only: nothing was changed. 'acr-steward apply' with the same flags carries it out.\n",
-  );
+  // Some repositories could not be planned: the answer is incomplete, and the exit code says so.
+  if (preview.unavailableRepositories.length > 0) deps.io.setExitCode(ExitCode.error);
 }
 
 const ACTION_ORDER = { delete: 0, untag: 1, keep: 2 } as const;
@@ -233,6 +237,9 @@ export function writePlan(io: CliIo, preview: RetentionPreview): void {
     io.stdout.write("\n");
   }
   for (const missing of preview.missingRepositories) io.stdout.write(`${missing}: no such repository\n`);
+  for (const { repository, error } of preview.unavailableRepositories) {
+    io.stdout.write(`${repository}: NOT PLANNED, the registry would not list it: ${error}\n`);
+  }
   const skipped = preview.outOfScopeRepositories.length;
   if (skipped > 0) {
     io.stdout.write(

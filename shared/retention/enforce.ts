@@ -1,4 +1,4 @@
-import { NotFoundError, PartialListingError, ValidationError } from "../errors/index.js";
+import { isTransient, NotFoundError, PartialListingError, ValidationError } from "../errors/index.js";
 import { RepositoryNameSchema } from "../oci/reference.js";
 import type { LoadCandidatesOptions } from "./adapters/loadCandidates.js";
 import { loadRetentionCandidates } from "./adapters/loadCandidates.js";
@@ -40,6 +40,11 @@ export interface RetentionPreview {
   readonly missingRepositories: readonly string[];
   /** Repositories that were asked for but that no rule applies to: not even listed. */
   readonly outOfScopeRepositories: readonly string[];
+  /**
+   * Repositories whose listing could not even start (throttled or unavailable after retries):
+   * nothing was planned or done there; the others were planned as usual.
+   */
+  readonly unavailableRepositories: readonly { readonly repository: string; readonly error: string }[];
 }
 
 /** Lists and plans. Pure reads: the registry view it receives has no method that changes anything. */
@@ -56,17 +61,21 @@ export async function planRegistryRetention(
   const outOfScopeRepositories = requested.filter((name) => !inScope(name));
   const listings: RepositoryListing[] = [];
   const missingRepositories: string[] = [];
+  const unavailableRepositories: { repository: string; error: string }[] = [];
   for (const [index, repository] of repositories.entries()) {
     deps.onRepository?.(repository, index, repositories.length);
     try {
       listings.push(await loadRetentionCandidates(deps.registry, repository, deps.load));
     } catch (error) {
-      if (!(error instanceof NotFoundError)) throw error;
-      missingRepositories.push(repository);
+      if (error instanceof NotFoundError) missingRepositories.push(repository);
+      // One repository the registry would not list must not stop the others; it is reported.
+      else if (isTransient(error))
+        unavailableRepositories.push({ repository, error: (error as Error).message });
+      else throw error;
     }
   }
   const plan = planRetention(listings, deps.policy, { now, caps: deps.caps });
-  return { plan, listings, missingRepositories, outOfScopeRepositories };
+  return { plan, listings, missingRepositories, outOfScopeRepositories, unavailableRepositories };
 }
 
 async function repositoriesInScope(

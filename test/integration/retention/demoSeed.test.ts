@@ -58,6 +58,7 @@ afterAll(stopTestStorage);
 interface Harness {
   readonly env: TestEmulator;
   readonly registry: Registry;
+  readonly fragile: Registry;
   readonly audit: TableClient;
   readonly ports: RetentionPorts;
 }
@@ -73,6 +74,16 @@ async function harness(): Promise<Harness> {
     actor: "retention integration test",
     retryPolicy: { baseDelayMs: 5, maxDelayMs: 50 },
   });
+  // A second client that gives up at the first failure: with injected faults, listings break off,
+  // manifests cannot be read and deletes fail, instead of being retried into success.
+  const fragile = await openRegistry({
+    registry: env.loginServer,
+    credentials: { kind: "token", credential: env.credential },
+    allowList: [env.loginServer],
+    caCertPem: env.emulator.caCert,
+    audit: new InMemoryAuditSink(),
+    retryPolicy: { maxAttempts: 1, baseDelayMs: 1, maxDelayMs: 1 },
+  });
   const config = loadConfig({ ACR_STEWARD_REGISTRIES: env.loginServer, ACR_STEWARD_STORAGE: storage });
   const audit = createTableClient(config.storage, uniqueName("audit"));
   const auditLog = new TableRetentionAuditLog(audit);
@@ -81,6 +92,7 @@ async function harness(): Promise<Harness> {
   return {
     env,
     registry,
+    fragile,
     audit,
     ports: { registry: new RegistryRetentionActions(registry), audit: auditLog, leases, clock: systemClock },
   };
@@ -148,6 +160,31 @@ async function enforce(...args: Parameters<typeof enforceRetention>) {
   return result;
 }
 
+/** What POLICY must delete, from the seed's description (see the top of this file). */
+function expectedDeletions(facts: SeedFacts): Set<string> {
+  const tagged = (ref: string) => {
+    const digest = facts.byTag.get(ref);
+    if (!digest) throw new Error(`the demo seed has no ${ref}`);
+    return digest;
+  };
+  const untagged = (repository: string, ageDays: number) => {
+    const found = [...facts.manifests].filter(
+      ([, m]) =>
+        m.repository === repository && m.tags.length === 0 && m.ageDays === ageDays && !m.artifactType,
+    );
+    expect(found, `${repository}: one untagged image of ${ageDays} days`).toHaveLength(1);
+    return (found[0] as [string, unknown])[0];
+  };
+  return new Set([
+    tagged("team/web:1.2.3"),
+    untagged("team/web", 150),
+    untagged("team/web", 95),
+    untagged("team/api", 20),
+    tagged("tools/base:3.18"),
+    untagged("tools/base", 10),
+  ]);
+}
+
 describe("retention on the demo seed", () => {
   let h: Harness;
   let facts: SeedFacts;
@@ -155,27 +192,7 @@ describe("retention on the demo seed", () => {
   beforeAll(async () => {
     h = await harness();
     facts = await seedFacts(h.registry);
-    const tagged = (ref: string) => {
-      const digest = facts.byTag.get(ref);
-      if (!digest) throw new Error(`the demo seed has no ${ref}`);
-      return digest;
-    };
-    const untagged = (repository: string, ageDays: number) => {
-      const found = [...facts.manifests].filter(
-        ([, m]) =>
-          m.repository === repository && m.tags.length === 0 && m.ageDays === ageDays && !m.artifactType,
-      );
-      expect(found, `${repository}: one untagged image of ${ageDays} days`).toHaveLength(1);
-      return (found[0] as [string, unknown])[0];
-    };
-    expectedDeleted = new Set([
-      tagged("team/web:1.2.3"),
-      untagged("team/web", 150),
-      untagged("team/web", 95),
-      untagged("team/api", 20),
-      tagged("tools/base:3.18"),
-      untagged("tools/base", 10),
-    ]);
+    expectedDeleted = expectedDeletions(facts);
   }, 30_000);
   afterAll(async () => {
     await h?.env.close();
@@ -398,6 +415,83 @@ describe("two applies on one repository at once", () => {
       // Afterwards the lease is free again: a third run may act (and finds nothing to do).
       const third = await run(h.ports, "test:third");
       expect(third.report.repositories.every((repo) => repo.status !== "busy")).toBe(true);
+    } finally {
+      await h.env.close();
+    }
+  });
+});
+
+describe("retention while the registry fails", () => {
+  it("never deletes what must survive, and a later run without faults converges", async () => {
+    const h = await harness();
+    try {
+      const facts = await seedFacts(h.registry);
+      const expectedDeleted = expectedDeletions(facts);
+      // Every third answer is a 500 or a 429: retries absorb most, some reads and deletes fail for good.
+      h.env.emulator.setFaults({
+        failRates: { "500": 0.2, "429": 0.15 },
+        latencyMs: 0,
+        retryAfterSeconds: 0,
+        rateLimits: {},
+      });
+      const faulty = {
+        failRates: { "500": 0.03, "429": 0.02 },
+        latencyMs: 0,
+        retryAfterSeconds: 0,
+        rateLimits: {},
+      };
+      const healthy = { failRates: {}, latencyMs: 0, retryAfterSeconds: 0, rateLimits: {} };
+      const seen = { runs: 0, crashed: 0, partial: 0, unreadableOrFailed: 0, unavailable: 0 };
+      for (let attempt = 0; attempt < 8; attempt++) {
+        h.env.emulator.setFaults({ ...faulty, randomSeed: attempt + 1 });
+        const ports = { ...h.ports, registry: new RegistryRetentionActions(h.fragile) };
+        try {
+          const result = await enforce(
+            { repositories: DEMO.repositories, enforce: true, actor: "test:chaos" },
+            {
+              registry: readOnlyRegistry(h.fragile),
+              policy: POLICY,
+              caps: BIG_CAPS,
+              ports,
+              globalEnforce: true,
+              load: { pageSize: 3 },
+            },
+            new Date(),
+          );
+          seen.runs += 1;
+          seen.unavailable += result.unavailableRepositories.length;
+          if (result.plan.repositories.some((repo) => !repo.listingComplete)) seen.partial += 1;
+          const guarded = result.plan.repositories
+            .flatMap((repo) => repo.decisions)
+            .some((d) => d.guard === "metadata-unreadable");
+          if (guarded || result.report.totals.failed > 0) seen.unreadableOrFailed += 1;
+        } catch {
+          seen.crashed += 1;
+        }
+        h.env.emulator.setFaults(healthy);
+        const now = await seedFacts(h.registry);
+        const gone = [...facts.manifests.keys()].filter((digest) => !now.manifests.has(digest));
+        for (const digest of gone)
+          expect(expectedDeleted.has(digest), `${digest} must not be deleted`).toBe(true);
+      }
+      // The faults did reach the run (otherwise this test would prove nothing).
+      expect(seen.crashed + seen.partial + seen.unreadableOrFailed + seen.unavailable).toBeGreaterThan(0);
+      h.env.emulator.setFaults({ failRates: {}, latencyMs: 0, retryAfterSeconds: 0, rateLimits: {} });
+      await enforce(
+        { enforce: true, actor: "test:after-chaos" },
+        {
+          registry: readOnlyRegistry(h.registry),
+          policy: POLICY,
+          caps: BIG_CAPS,
+          ports: h.ports,
+          globalEnforce: true,
+        },
+        new Date(),
+      );
+      const after = await seedFacts(h.registry);
+      expect([...after.manifests.keys()].sort()).toEqual(
+        [...facts.manifests.keys()].filter((digest) => !expectedDeleted.has(digest)).sort(),
+      );
     } finally {
       await h.env.close();
     }
