@@ -113,6 +113,35 @@ describe("acr-steward sweep (the main job)", () => {
     expect(header).toBeDefined();
   }, 60_000);
 
+  it("--enforce asks first, and refuses without a terminal to ask on", async () => {
+    const { code, stderr } = await runCli(["sweep", "--enforce", "--json"]);
+    expect(code).toBe(2);
+    expect(stderr).toContain("without confirmation");
+  }, 60_000);
+
+  it("--enforce --yes carries out the plan only when the global switch allows it", async () => {
+    const previous = process.env.ACR_STEWARD_RETENTION_ENFORCE;
+    try {
+      delete process.env.ACR_STEWARD_RETENTION_ENFORCE;
+      const dry = JSON.parse(
+        (await runCli(["sweep", "--enforce", "--yes", "--json"])).stdout,
+      ) as SweepJson & {
+        retention: { execution: { dryRun: boolean; totals: Record<string, number> } };
+      };
+      expect(dry.retention.dryRun).toBe(true);
+      expect(dry.retention.execution.totals.deleted).toBe(0);
+
+      process.env.ACR_STEWARD_RETENTION_ENFORCE = "true";
+      const real = JSON.parse((await runCli(["sweep", "--enforce", "--yes", "--json"])).stdout) as typeof dry;
+      expect(real.retention.dryRun).toBe(false);
+      expect(real.retention.execution.totals.deleted).toBe(real.retention.plan.totals.delete);
+      expect(real.retention.plan.totals.delete).toBeGreaterThan(0);
+    } finally {
+      if (previous === undefined) delete process.env.ACR_STEWARD_RETENTION_ENFORCE;
+      else process.env.ACR_STEWARD_RETENTION_ENFORCE = previous;
+    }
+  }, 90_000);
+
   it("refuses a bad flag with a clear error", async () => {
     const { code, stderr } = await runCli(["sweep", "--concurrency", "zero"]);
     expect(code).toBe(2);
