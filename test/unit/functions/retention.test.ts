@@ -169,6 +169,24 @@ describe("enforceRetention (queue trigger)", () => {
     ).rejects.toBeInstanceOf(UnavailableError);
   });
 
+  it("throws when the repository cannot be listed, so the request comes back later", async () => {
+    const f = await fixture({ ACR_STEWARD_RETENTION_ENFORCE: "true" });
+    f.registry.failListingsAfterPages = 0;
+    await expect(
+      createEnforceRetentionHandler(async () => f.runtime)(message(), invocation("enforceRetention").context),
+    ).rejects.toThrow(/could not be listed.*retried/);
+    const preview = await createRetentionPreviewHandler(async () => f.runtime)(
+      new HttpRequest({
+        method: "GET",
+        url: "https://app.example/api/retention/preview?repository=team/app",
+      }),
+      invocation("retentionPreview").context,
+    );
+    expect(preview.status).toBe(503);
+    f.registry.failListingsAfterPages = undefined;
+    expect((await digests(f.registry)).length).toBe(3);
+  });
+
   it("does nothing without a policy", async () => {
     const config = loadConfig({ ACR_STEWARD_REGISTRIES: REGISTRY, [STORAGE_CONNECTION]: storage });
     const registry = new InMemoryRegistry(REGISTRY);
