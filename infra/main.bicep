@@ -45,7 +45,7 @@ param enableScanEventsTopic bool = false
 
 @description('Event schema of the ScanCompleted topic.')
 @allowed(['CloudEventSchemaV1_0', 'EventGridSchema'])
-param scanEventsSchema string = 'CloudEventSchemaV1_0'
+param scanEventsSchema string = 'EventGridSchema'
 
 @description('Key Vault secret URI of the shared secret ACR native webhooks must send; empty leaves ACR_STEWARD_WEBHOOK_SECRET unset (webhooks refused). Grant the function identity Key Vault Secrets User on it.')
 param webhookSecretKeyVaultSecretUri string = ''
@@ -340,6 +340,7 @@ module scanJob 'modules/scan-job.bicep' = {
     trivyDbRepository: trivyDbRepository
     trivyTimeout: trivyTimeout
     scanEventsEndpoint: enableScanEventsTopic ? scanEventsTopic!.outputs.endpoint : ''
+    scanEventsSchema: scanEventsSchema
     maxExecutions: scanJobMaxExecutions
   }
   // The first KEDA poll and image pull must find the roles in place.

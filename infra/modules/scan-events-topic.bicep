@@ -6,7 +6,7 @@ param location string
 param tags object
 
 @allowed(['CloudEventSchemaV1_0', 'EventGridSchema'])
-param inputSchema string = 'CloudEventSchemaV1_0'
+param inputSchema string = 'EventGridSchema'
 
 @description('Principal id of the scanner identity.')
 param senderPrincipalId string

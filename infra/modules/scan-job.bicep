@@ -38,6 +38,10 @@ param trivyTimeout string
 @description('Endpoint of the ScanCompleted custom topic; empty when there is none.')
 param scanEventsEndpoint string = ''
 
+@description('Input schema of that topic; the worker publishes in the same schema.')
+@allowed(['CloudEventSchemaV1_0', 'EventGridSchema'])
+param scanEventsSchema string = 'EventGridSchema'
+
 @description('Longest one execution may run, in seconds (image pull, DB refresh and the scans of one batch).')
 @minValue(300)
 @maxValue(86400)
@@ -106,6 +110,16 @@ resource job 'Microsoft.App/jobs@2025-07-01' = {
         {
           name: 'scanner'
           image: empty(imageName) ? placeholderImage : imageName
+          // The worker must publish ScanCompleted in the schema the topic accepts; the placeholder
+          // image keeps its own command.
+          command: empty(imageName)
+            ? null
+            : [
+                'node'
+                'dist/scanner/main.js'
+                '--events-schema'
+                scanEventsSchema == 'CloudEventSchemaV1_0' ? 'CloudEvent' : 'EventGrid'
+              ]
           resources: {
             cpu: json('1.0')
             memory: '2Gi'

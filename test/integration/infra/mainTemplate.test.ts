@@ -417,6 +417,18 @@ describe.runIf(runnable)(title, () => {
       for (const variable of env)
         expect(Object.keys(variable).sort(), variable.name).toEqual(["name", "value"]);
     });
+    it("publishes ScanCompleted in the schema the topic accepts", () => {
+      const job = one(ofType(resources, "Microsoft.App/jobs"), "jobs");
+      const topic = one(ofType(resources, "Microsoft.EventGrid/topics"), "ScanCompleted topic");
+      // Both follow one parameter; the compiled job command maps it to the worker's --events-schema flag.
+      const command = JSON.stringify(propertyAt(job, "properties.template.containers.0.command"));
+      expect(command).toContain(
+        "'--events-schema', if(equals(parameters('scanEventsSchema'), 'CloudEventSchemaV1_0'), 'CloudEvent', 'EventGrid')",
+      );
+      expect(resolveValue("[parameters('scanEventsSchema')]", job.scope)).toBe(
+        propertyAt(topic, "properties.inputSchema"),
+      );
+    });
   });
 
   describe("azd wiring", () => {
