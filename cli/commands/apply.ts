@@ -156,6 +156,16 @@ export function exitCodeOf(report: ExecutionReport): number {
   return ExitCode.ok;
 }
 
+/** Why an action was not carried out, in front of the plan's reason. */
+const OUTCOME_NOTES: Partial<Record<ExecutionItem["outcome"], string>> = {
+  "already-gone": "already gone",
+  locked: "skipped: the registry says it is locked",
+  "changed-since-plan": "skipped: it changed since the plan (new tag, or the tag moved)",
+  "cap-reached": "skipped: the deletion cap of this run was reached",
+  "skipped-dependency": "skipped: an earlier action in this repository did not complete",
+  aborted: "not attempted: the run stopped early",
+};
+
 function writeReport(
   io: CliIo,
   result: RetentionPreview & { readonly report: ExecutionReport },
@@ -180,7 +190,10 @@ function writeReport(
           { header: "RULE", value: (item) => item.ruleId ?? "-" },
           {
             header: "DETAIL",
-            value: (item) => item.error ?? reasons.get(`${repo.repository}@${item.digest}`) ?? "",
+            value: (item) =>
+              [item.error ?? OUTCOME_NOTES[item.outcome], reasons.get(`${repo.repository}@${item.digest}`)]
+                .filter((part) => part !== undefined && part !== "")
+                .join("; "),
           },
         ],
         repo.items,
