@@ -14,7 +14,7 @@
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { cpus } from "node:os";
+import { cpus, loadavg } from "node:os";
 import { fileURLToPath } from "node:url";
 import type { RepositoryListing, RetentionCandidate } from "../shared/retention/candidates.js";
 import { planRetention } from "../shared/retention/planner.js";
@@ -333,6 +333,7 @@ function runChild(scenario: ScenarioName, algorithm: Algorithm): Measurement {
 }
 
 function main(): void {
+  const loadBefore = loadavg()[0] ?? 0;
   const measurements: Measurement[] = [];
   for (const scenario of Object.keys(SCENARIOS) as ScenarioName[]) {
     for (const algorithm of ["planner", "naive"] as const) measurements.push(runChild(scenario, algorithm));
@@ -353,14 +354,22 @@ function main(): void {
   });
   const result = {
     measuredAt: new Date().toISOString(),
-    machine: { cpus: cpus().length, model: cpus()[0]?.model, node: process.version },
+    machine: {
+      cpus: cpus().length,
+      model: cpus()[0]?.model,
+      node: process.version,
+      // Other work on the machine slows memory-bound code far more than the naive loop's arithmetic.
+      loadAverage1mBefore: Math.round(loadBefore * 10) / 10,
+      loadAverage1mAfter: Math.round((loadavg()[0] ?? 0) * 10) / 10,
+    },
     policy:
       "examples/retention-policy.yaml (7 rules: regex, globs, semver-free count, newerThan, taggedOlderThan, untaggedOlderThan)",
     runsPerMeasurement: RUNS,
     targets: { medianMs: 500, peakRssMb: 200 },
     scenarios: rows,
     notes: [
-      "Times are the median of RUNS runs in a fresh process; peakRssMb is the process's maximum RSS (input data included).",
+      "Times are the median of the runs in a fresh process, garbage collected between runs; peakRssMb is the process's maximum RSS, input data included (inputRssMb is the process with the input loaded, before planning).",
+      "medianCpuMs counts every thread of the process (parallel GC included); on a loaded machine it is the steadier figure.",
       "The naive loop does less work: no index children, referrers, locks, fixed-point passes or reasons. Its deleteDigests count includes platform children and signatures that the planner's guards keep.",
       "Data: ~20 % multi-arch indexes with two children, signatures on 10-30 % of images, 25 % untagged leftovers, tags spread over two years.",
     ],

@@ -1,5 +1,6 @@
 import { isTransient, NotFoundError, PartialListingError, ValidationError } from "../errors/index.js";
 import { RepositoryNameSchema } from "../oci/reference.js";
+import { mapConcurrent } from "../registry/listing.js";
 import type { LoadCandidatesOptions } from "./adapters/loadCandidates.js";
 import { loadRetentionCandidates } from "./adapters/loadCandidates.js";
 import type { RegistryReader } from "./adapters/registryRetention.js";
@@ -30,6 +31,8 @@ export interface PlanRetentionDependencies {
   readonly load?: LoadCandidatesOptions;
   /** Called before each repository is listed. */
   readonly onRepository?: (repository: string, index: number, count: number) => void;
+  /** Repositories listed at once (the registry layer also limits requests per login server). Default 4. */
+  readonly repositoryConcurrency?: number;
 }
 
 export interface RetentionPreview {
@@ -59,21 +62,25 @@ export async function planRegistryRetention(
   const inScope = (name: string) => compiled.rules.some((rule) => rule.appliesToRepository(name));
   const repositories = requested.filter(inScope);
   const outOfScopeRepositories = requested.filter((name) => !inScope(name));
-  const listings: RepositoryListing[] = [];
   const missingRepositories: string[] = [];
   const unavailableRepositories: { repository: string; error: string }[] = [];
-  for (const [index, repository] of repositories.entries()) {
-    deps.onRepository?.(repository, index, repositories.length);
+  let started = 0;
+  const loaded = await mapConcurrent(repositories, deps.repositoryConcurrency ?? 4, async (repository) => {
+    deps.onRepository?.(repository, started++, repositories.length);
     try {
-      listings.push(await loadRetentionCandidates(deps.registry, repository, deps.load));
+      return await loadRetentionCandidates(deps.registry, repository, deps.load);
     } catch (error) {
       if (error instanceof NotFoundError) missingRepositories.push(repository);
       // One repository the registry would not list must not stop the others; it is reported.
       else if (isTransient(error))
         unavailableRepositories.push({ repository, error: (error as Error).message });
       else throw error;
+      return undefined;
     }
-  }
+  });
+  const listings = loaded.filter((listing): listing is RepositoryListing => listing !== undefined);
+  missingRepositories.sort();
+  unavailableRepositories.sort((a, b) => (a.repository < b.repository ? -1 : 1));
   const plan = planRetention(listings, deps.policy, { now, caps: deps.caps });
   return { plan, listings, missingRepositories, outOfScopeRepositories, unavailableRepositories };
 }

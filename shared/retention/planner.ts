@@ -340,47 +340,72 @@ function highestVersion(tags: readonly string[]): SemanticVersion | undefined {
  * The population a count condition ranks, and its top `count`. Members not in `top` are "beyond".
  * Manifests outside the population match neither `mostRecent` nor `beyondMostRecent`.
  */
-function rankPopulation(rule: CompiledRule, manifests: readonly ManifestState[]): Int32Array {
+// Status 0: not in the population.
+const WITHIN_COUNT = 1;
+const BEYOND_COUNT = 2;
+
+/**
+ * Ranks a count condition's population. Returns, by manifest index, 0 (not in the population),
+ * WITHIN_COUNT (one of the top `count`) or BEYOND_COUNT. Counts are usually small, so the top is
+ * then kept in a small sorted array while scanning instead of sorting the whole population.
+ */
+function rankPopulation(rule: CompiledRule, manifests: readonly ManifestState[]): Uint8Array {
+  const status = new Uint8Array(manifests.length);
   const rank = rule.rank;
-  // Position of each manifest (by its index in the repository) in the ranking; -1 outside it.
-  const positions = new Int32Array(manifests.length).fill(-1);
-  if (!rank) return positions;
-  const members: number[] = [];
-  const versions: (SemanticVersion | undefined)[] =
-    rank.orderBy === "semver" ? new Array(manifests.length) : [];
-  for (let index = 0; index < manifests.length; index += 1) {
-    const manifest = manifests[index] as ManifestState;
-    if (!isRankable(manifest)) continue;
-    if (rule.targetsUntagged) {
-      if (manifest.tags.length === 0) members.push(index);
-      continue;
-    }
-    if (manifest.tags.length === 0) continue;
-    const considered = matchingTags(rule, manifest);
-    if (considered.length === 0) continue;
-    if (rank.orderBy === "semver") {
-      const version = highestVersion(considered);
-      if (!version) continue;
-      versions[index] = version;
-    }
-    members.push(index);
-  }
-  // Manifests are sorted by digest, so a smaller index is the smaller digest (the tie-break).
-  const pushed = (index: number) => (manifests[index] as ManifestState).pushedMs;
-  members.sort((left, right) => {
-    if (rank.orderBy === "semver") {
+  if (!rank) return status;
+  const bySemver = rank.orderBy === "semver";
+  const versions: (SemanticVersion | undefined)[] = bySemver ? new Array(manifests.length) : [];
+  // Negative when `left` ranks before `right`: higher version, then later push, then smaller digest
+  // (manifests are sorted by digest, so a smaller index is the smaller digest).
+  const compare = (left: number, right: number): number => {
+    if (bySemver) {
       const byVersion = compareSemanticVersions(
         versions[right] as SemanticVersion,
         versions[left] as SemanticVersion,
       );
       if (byVersion !== 0) return byVersion;
     }
-    return pushed(right) - pushed(left) || left - right;
-  });
-  members.forEach((index, position) => {
-    positions[index] = position;
-  });
-  return positions;
+    return (
+      (manifests[right] as ManifestState).pushedMs - (manifests[left] as ManifestState).pushedMs ||
+      left - right
+    );
+  };
+  const members: number[] = [];
+  for (let index = 0; index < manifests.length; index += 1) {
+    const manifest = manifests[index] as ManifestState;
+    if (!isRankable(manifest)) continue;
+    if (rule.targetsUntagged) {
+      if (manifest.tags.length > 0) continue;
+    } else {
+      if (manifest.tags.length === 0) continue;
+      const considered = matchingTags(rule, manifest);
+      if (considered.length === 0) continue;
+      if (bySemver) {
+        const version = highestVersion(considered);
+        if (!version) continue;
+        versions[index] = version;
+      }
+    }
+    status[index] = BEYOND_COUNT;
+    members.push(index);
+  }
+  let top: number[];
+  if (members.length <= rank.count) {
+    top = members;
+  } else if (rank.count > 256) {
+    top = members.sort(compare).slice(0, rank.count);
+  } else {
+    top = [];
+    for (const index of members) {
+      if (top.length === rank.count && compare(index, top[top.length - 1] as number) > 0) continue;
+      let position = top.length;
+      while (position > 0 && compare(index, top[position - 1] as number) < 0) position -= 1;
+      top.splice(position, 0, index);
+      if (top.length > rank.count) top.pop();
+    }
+  }
+  for (const index of top) status[index] = WITHIN_COUNT;
+  return status;
 }
 
 /** What one rule said about one manifest; reasons are written only for the final decision. */
@@ -414,11 +439,8 @@ function evaluateRules(repo: RepositoryState, nowMs: number): (RuleMatches | und
   };
   for (const rule of repo.rules) {
     const ranking = rule.rank ? rankPopulation(rule, repo.manifests) : undefined;
-    const count = rule.rank?.count ?? 0;
-    // Within the count: 0 <= position < count. Beyond it: position >= count. Not ranked: -1.
-    const withinCount = (index: number) =>
-      ranking !== undefined && (ranking[index] as number) >= 0 && (ranking[index] as number) < count;
-    const beyondCount = (index: number) => ranking !== undefined && (ranking[index] as number) >= count;
+    const withinCount = (index: number) => ranking?.[index] === WITHIN_COUNT;
+    const beyondCount = (index: number) => ranking?.[index] === BEYOND_COUNT;
     for (let index = 0; index < repo.manifests.length; index += 1) {
       const manifest = repo.manifests[index] as ManifestState;
       if (!manifest.alive) continue;
