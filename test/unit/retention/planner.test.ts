@@ -242,8 +242,12 @@ describe("Function: planRetention (semantics)", () => {
     const manifests = Array.from({ length: 400 }, (_unused, index) =>
       manifest(`m${index}`, { pushedDaysAgo: 10 + Math.floor(index / 2), tags: [`build-${index}`] }),
     );
-    const result = plan([listing("team/web", manifests)], rules({ delete: { beyondMostRecent: { count: 301 } } }));
-    const deleted = result.repositories[0]?.decisions.filter((decision) => decision.action === "delete") ?? [];
+    const result = plan(
+      [listing("team/web", manifests)],
+      rules({ delete: { beyondMostRecent: { count: 301 } } }),
+    );
+    const deleted =
+      result.repositories[0]?.decisions.filter((decision) => decision.action === "delete") ?? [];
     // The 99 oldest go: m301..m399, where m300/m301 share a push time and m300 has the smaller digest.
     expect(deleted.map((decision) => decision.digest).sort()).toEqual(
       Array.from({ length: 99 }, (_unused, index) => digestOf(`m${index + 301}`)).sort(),
