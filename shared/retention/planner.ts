@@ -270,7 +270,8 @@ function buildRepositoryStates(
     const manifests = [...group.manifests.keys()]
       .sort()
       .map((digest) => buildManifestState(group.manifests.get(digest) as RetentionCandidate));
-    const byDigest = new Map(manifests.map((manifest) => [manifest.digest, manifest]));
+    const byDigest = new Map<string, ManifestState>();
+    for (const manifest of manifests) byDigest.set(manifest.digest, manifest);
     let partialWhy = group.complete ? undefined : "the repository listing was incomplete";
     if (!partialWhy) {
       const owner = new Map<string, string>();
