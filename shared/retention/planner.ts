@@ -831,30 +831,36 @@ function capOrder(left: CapEntry, right: CapEntry): number {
  * actions of later passes that assumed the held-back ones.
  */
 function applyCaps(byRepository: Map<RepositoryState, WorkingDecision[]>, caps: RetentionCaps): void {
+  const toEntry = (work: WorkingDecision): CapEntry => ({
+    pass: work.decision.pass,
+    activityMs: work.manifest.lastActivityMs,
+    repoOrder: work.repoOrder,
+    digest: work.manifest.digest,
+    work,
+  });
   const heldByCap = new Map<WorkingDecision, string>();
-  const withinRepositoryCaps: CapEntry[] = [];
+  const withinRepositoryCaps: WorkingDecision[] = [];
   for (const list of byRepository.values()) {
-    const actions: CapEntry[] = [];
-    for (const work of list) {
-      if (work.decision.action === "keep") continue;
-      actions.push({
-        pass: work.decision.pass,
-        activityMs: work.manifest.lastActivityMs,
-        repoOrder: work.repoOrder,
-        digest: work.manifest.digest,
-        work,
-      });
+    const actions = list.filter((work) => work.decision.action !== "keep");
+    if (actions.length <= caps.perRepository) {
+      for (const work of actions) withinRepositoryCaps.push(work);
+      continue;
     }
-    if (actions.length > caps.perRepository) actions.sort(capOrder);
-    actions.forEach((entry, position) => {
-      if (position < caps.perRepository) withinRepositoryCaps.push(entry);
-      else heldByCap.set(entry.work, `${caps.perRepository} per repository`);
-    });
+    actions
+      .map(toEntry)
+      .sort(capOrder)
+      .forEach((entry, position) => {
+        if (position < caps.perRepository) withinRepositoryCaps.push(entry.work);
+        else heldByCap.set(entry.work, `${caps.perRepository} per repository`);
+      });
   }
   if (withinRepositoryCaps.length > caps.global) {
-    withinRepositoryCaps.sort(capOrder).forEach((entry, position) => {
-      if (position >= caps.global) heldByCap.set(entry.work, `${caps.global} per run`);
-    });
+    withinRepositoryCaps
+      .map(toEntry)
+      .sort(capOrder)
+      .forEach((entry, position) => {
+        if (position >= caps.global) heldByCap.set(entry.work, `${caps.global} per run`);
+      });
   }
   const affected = new Set<RepositoryState>();
   for (const [work, which] of heldByCap) {
