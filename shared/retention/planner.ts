@@ -102,6 +102,8 @@ interface RepositoryState {
 }
 
 const NO_TAGS: readonly string[] = Object.freeze([]);
+/** Shared by every manifest until its first action (most never get one): saves an array each. */
+const NO_ACTIONS: ActionRecord[] = Object.freeze([]) as unknown as ActionRecord[];
 
 const parseInstant = (text: string | undefined): number =>
   text === undefined ? Number.NaN : Date.parse(text);
@@ -213,7 +215,7 @@ function buildManifestState(candidate: RetentionCandidate): ManifestState {
     tags,
     subjects,
     alive: true,
-    actions: [],
+    actions: NO_ACTIONS,
     proposal: undefined,
   };
 }
@@ -421,22 +423,27 @@ interface DeleteMatch {
   readonly tags: readonly string[];
 }
 interface RuleMatches {
-  readonly keeps: KeepMatch[];
-  readonly deletes: DeleteMatch[];
+  keeps: KeepMatch[];
+  deletes: DeleteMatch[];
 }
+/** Placeholders until a manifest's first keep or delete match (never mutated). */
+const NO_KEEPS: KeepMatch[] = Object.freeze([]) as unknown as KeepMatch[];
+const NO_DELETES: DeleteMatch[] = Object.freeze([]) as unknown as DeleteMatch[];
 
 /** Rule matches by manifest index; undefined where no rule matched. */
 function evaluateRules(repo: RepositoryState, nowMs: number): (RuleMatches | undefined)[] {
   const results: (RuleMatches | undefined)[] = new Array(repo.manifests.length);
   const keep = (index: number, match: KeepMatch) => {
     const matches = results[index];
-    if (matches) matches.keeps.push(match);
-    else results[index] = { keeps: [match], deletes: [] };
+    if (!matches) results[index] = { keeps: [match], deletes: NO_DELETES };
+    else if (matches.keeps === NO_KEEPS) matches.keeps = [match];
+    else matches.keeps.push(match);
   };
   const remove = (index: number, match: DeleteMatch) => {
     const matches = results[index];
-    if (matches) matches.deletes.push(match);
-    else results[index] = { keeps: [], deletes: [match] };
+    if (!matches) results[index] = { keeps: NO_KEEPS, deletes: [match] };
+    else if (matches.deletes === NO_DELETES) matches.deletes = [match];
+    else matches.deletes.push(match);
   };
   for (const rule of repo.rules) {
     const ranking = rule.rank ? rankPopulation(rule, repo.manifests) : undefined;
@@ -700,6 +707,7 @@ function planRepositoryPasses(repo: RepositoryState, policy: CompiledPolicy, now
     for (const manifest of repo.manifests) {
       const proposal = manifest.proposal;
       if (!manifest.alive || !proposal || proposal.action === "keep") continue;
+      if (manifest.actions === NO_ACTIONS) manifest.actions = [];
       manifest.actions.push({
         pass,
         action: proposal.action,
