@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { ValidationError } from "../errors/index.js";
 import type { RepositoryPlan, RetentionCaps, RetentionDecision, RetentionPlan } from "./plan.js";
-import { RetentionPlanSchema } from "./plan.js";
+import { RetentionCapsSchema, RetentionPlanSchema } from "./plan.js";
 import type {
   AuditLog,
   AuditOutcome,
@@ -131,6 +131,15 @@ export async function executeRetentionPlan(
     );
   }
   const checkedPlan = parsed.data;
+  const caps = RetentionCapsSchema.safeParse(options.caps);
+  if (!caps.success) {
+    throw new ValidationError(
+      "The executor's caps must be whole numbers of 0 or more; nothing was executed",
+      {
+        cause: caps.error,
+      },
+    );
+  }
   const dryRun = !(options.enforce === true && options.globalEnforce === true);
   const mode = !dryRun
     ? "enforce"
@@ -234,10 +243,15 @@ export async function executeRetentionPlan(
       let lease: Lease | undefined;
       let leaseAcquiredMs = 0;
       if (!dryRun) {
-        lease = await ports.leases.acquire(repo.registry, repo.repository, runId, leaseTtlMs);
+        let leaseProblem = "another worker holds this repository";
+        try {
+          lease = await ports.leases.acquire(repo.registry, repo.repository, runId, leaseTtlMs);
+        } catch (error) {
+          leaseProblem = `the repository lease could not be taken: ${errorText(error)}`;
+        }
         if (!lease) {
           for (const decision of actions) {
-            for (const item of itemsFor(decision, "busy", "another worker holds this repository")) {
+            for (const item of itemsFor(decision, "busy", leaseProblem)) {
               items.push(item);
               await writeAudit(repo, decision, item);
             }

@@ -217,6 +217,42 @@ describe("Function: executeRetentionPlan", () => {
     expect(report.totals.refused).toBe(2);
   });
 
+  it("reports a repository busy when the lease store fails, and carries on with the others", async () => {
+    const { registry, plan, audit, clock } = setup();
+    const failingLeases = {
+      acquire: async (_registry: string, repository: string) => {
+        if (repository === "team/web") throw new Error("table unavailable");
+        return { release: async () => undefined };
+      },
+    };
+    const report = await executeRetentionPlan(
+      plan,
+      { registry, audit, leases: failingLeases, clock },
+      {
+        ...baseOptions,
+        enforce: true,
+        globalEnforce: true,
+      },
+    );
+    expect(registry.calls).toEqual([`delete team/api@${digestOf("e")}`]);
+    const web = report.repositories.find((repo) => repo.repository === "team/web");
+    expect(web?.status).toBe("busy");
+    expect(web?.items[0]?.error).toContain("table unavailable");
+  });
+
+  it("refuses invalid caps before doing anything", async () => {
+    const { registry, plan, ports } = setup();
+    await expect(
+      executeRetentionPlan(plan, ports, {
+        ...baseOptions,
+        caps: { perRepository: -1, global: 5 },
+        enforce: true,
+        globalEnforce: true,
+      }),
+    ).rejects.toBeInstanceOf(ValidationError);
+    expect(registry.calls).toEqual([]);
+  });
+
   it("refuses a malformed plan before doing anything", async () => {
     const { registry, plan, ports } = setup();
     const broken = structuredClone(plan) as unknown as {
