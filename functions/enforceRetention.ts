@@ -4,7 +4,7 @@ import { ensureError, isTransient, UnavailableError } from "../shared/errors/ind
 import { RetentionRequestSchema } from "../shared/queues/messages.js";
 import { RegistryRetentionActions, readOnlyRegistry } from "../shared/retention/adapters/index.js";
 import { enforceRetention } from "../shared/retention/enforce.js";
-import { type RetentionRuntime, retentionRuntime } from "./retentionRuntime.js";
+import { type RetentionRuntime, retentionRuntime } from "./composition.js";
 
 /** Who the audit rows name for queue-driven runs. */
 export const QUEUE_ACTOR = `queue:${QUEUE_NAMES.retentionRequests}`;

@@ -10,7 +10,7 @@ import {
 import { LoginServerSchema, RepositoryNameSchema } from "../shared/oci/reference.js";
 import { readOnlyRegistry } from "../shared/retention/adapters/index.js";
 import { planRegistryRetention } from "../shared/retention/enforce.js";
-import { type RetentionRuntime, retentionRuntime } from "./retentionRuntime.js";
+import { type RetentionRuntime, retentionRuntime } from "./composition.js";
 
 /**
  * `GET /api/retention/preview?repository=R[&registry=LOGIN_SERVER]` (function key required): the

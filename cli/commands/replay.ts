@@ -1,9 +1,8 @@
 import { readFile } from "node:fs/promises";
 import { type Command, Option } from "commander";
 import { z } from "zod";
-import { buildIngestRuntime, type IngestRuntime } from "../../functions/composition.js";
 import { loadConfig } from "../../shared/config/config.js";
-import { STORAGE_CONNECTION, TABLE_NAMES } from "../../shared/config/settings.js";
+import { STORAGE_CONNECTION } from "../../shared/config/settings.js";
 import { ConfigurationError, ValidationError } from "../../shared/errors/index.js";
 import {
   type ParseRegistryEventsResult,
@@ -13,9 +12,12 @@ import {
 } from "../../shared/events/parse.js";
 import type { RegistryEvent } from "../../shared/events/registryEvent.js";
 import { type IngestReport, ingestEvents } from "../../shared/ingest/ingestEvents.js";
-import { createTableClient } from "../../shared/inventory/tableClients.js";
 import { LoginServerSchema } from "../../shared/oci/reference.js";
-import { TableScanStore } from "../../shared/scanning/store/tableScanStore.js";
+import {
+  buildIngestRuntime,
+  type IngestRuntime,
+  RECORD_FROM_EVENT_ONLY,
+} from "../../shared/runtime/index.js";
 import {
   type CommandStore,
   defaultStoreCommandDependencies,
@@ -251,8 +253,9 @@ function isJsonObject(line: string): boolean {
 }
 
 /**
- * The functions' composition root with the run's allow-list and store. Nothing reads the registry:
- * pushes are recorded as the events tell them and marked for enrichment by the next sweep.
+ * The ingest runtime the functions use, with the run's allow-list and store. Nothing reads the
+ * registry: pushes are recorded as the events tell them and marked for enrichment by the next sweep.
+ * Scan requests skip digests the store's `scans` table says were scanned recently.
  */
 async function replayRuntime(
   store: CommandStore,
@@ -266,9 +269,7 @@ async function replayRuntime(
   }
   settings.ACR_STEWARD_REGISTRIES = registries.join(",");
   settings[STORAGE_CONNECTION] = store.connectionString;
-  const config = loadConfig(settings);
-  const scans = new TableScanStore(createTableClient(config.storage, TABLE_NAMES.scans));
-  return buildIngestRuntime(config, { scanStatus: scans });
+  return buildIngestRuntime(loadConfig(settings), { enricher: RECORD_FROM_EVENT_ONLY });
 }
 
 async function ingestInBatches(

@@ -1,11 +1,11 @@
 import { InvocationContext } from "@azure/functions";
 import { QueueClient } from "@azure/storage-queue";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { buildIngestRuntime } from "../../../functions/composition.js";
 import { createIngestRegistryEventsHandler } from "../../../functions/ingestRegistryEvents.js";
 import { loadConfig } from "../../../shared/config/config.js";
 import { QUEUE_NAMES } from "../../../shared/config/settings.js";
 import type { RegistryEvent } from "../../../shared/events/registryEvent.js";
+import { buildIngestRuntime } from "../../../shared/runtime/index.js";
 import { AzuriteProcess, temporaryAzuriteLocation } from "../../helpers/storage.js";
 import { FakeEnricher } from "./harness.js";
 import { computeTruth, generateStorm, readInventory } from "./storm.js";

@@ -2,7 +2,6 @@ import { readFileSync } from "node:fs";
 import { HttpRequest, InvocationContext } from "@azure/functions";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { buildIngestRuntime, type IngestRuntime } from "../../../functions/composition.js";
 import { createIngestRegistryEventsHandler } from "../../../functions/ingestRegistryEvents.js";
 import { createOnRegistryEventHandler } from "../../../functions/onRegistryEvent.js";
 import { createRegistryWebhookHandler } from "../../../functions/registryWebhook.js";
@@ -11,6 +10,7 @@ import { UnavailableError } from "../../../shared/errors/index.js";
 import { parseRegistryEvents } from "../../../shared/events/parse.js";
 import { createTableClient } from "../../../shared/inventory/tableClients.js";
 import { TableInventoryStore } from "../../../shared/inventory/tableInventoryStore.js";
+import { buildIngestRuntime, type IngestRuntime } from "../../../shared/runtime/index.js";
 import { getTestStorage, stopTestStorage, uniqueName } from "../../helpers/storage.js";
 import { FakeEnricher } from "../../integration/inventory/harness.js";
 

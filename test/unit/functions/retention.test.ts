@@ -2,12 +2,12 @@ import { HttpRequest, InvocationContext } from "@azure/functions";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { createEnforceRetentionHandler, QUEUE_ACTOR } from "../../../functions/enforceRetention.js";
 import { createRetentionPreviewHandler } from "../../../functions/retentionPreview.js";
-import { buildRetentionRuntime, type RetentionRuntime } from "../../../functions/retentionRuntime.js";
 import { loadConfig } from "../../../shared/config/config.js";
 import { STORAGE_CONNECTION } from "../../../shared/config/settings.js";
 import { ThrottledError, UnavailableError } from "../../../shared/errors/index.js";
 import { createTableClient } from "../../../shared/inventory/tableClients.js";
 import { InMemoryRegistry } from "../../../shared/registry/index.js";
+import { buildRetentionRuntime, type RetentionRuntime } from "../../../shared/runtime/index.js";
 import { getTestStorage, stopTestStorage, uniqueName } from "../../helpers/storage.js";
 
 /**

@@ -51,7 +51,7 @@ beforeAll(async () => {
   };
   await import("../../../functions/enforceRetention.js");
   await import("../../../functions/retentionPreview.js");
-  await import("../../../functions/retentionRuntime.js");
+  await import("../../../functions/composition.js");
 });
 
 function trigger(name: string): Binding {
