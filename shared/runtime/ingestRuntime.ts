@@ -129,8 +129,8 @@ function defaultEnricher(config: StewardConfig, parts: IngestRuntimeParts): Mani
   const open =
     parts.openRegistry ??
     configuredRegistryOpener("acr-steward ingest", {
-      retryPolicy: ENRICHMENT_RETRY_POLICY,
       ...parts.registryAccess,
+      retryPolicy: { ...ENRICHMENT_RETRY_POLICY, ...parts.registryAccess?.retryPolicy },
     });
   const registries = new RegistryPool(config, open);
   return new RegistryManifestEnricher((loginServer) => registries.get(loginServer));
