@@ -149,6 +149,8 @@ interface Phase<T> {
   readonly registryCalls: number;
   readonly callsByRoute: Record<string, number>;
   readonly peakHeapMiB: number;
+  /** Highest heap found right after a forced collection (once a second): memory the sweep holds. */
+  readonly peakLiveHeapMiB: number | undefined;
 }
 
 function collectGarbage(): void {
@@ -163,6 +165,13 @@ async function measure<T>(served: Served, work: () => Promise<T>): Promise<Phase
   const sampler = setInterval(() => {
     peak = Math.max(peak, process.memoryUsage().heapUsed);
   }, 20);
+  const gc = (globalThis as { gc?: () => void }).gc;
+  let livePeak = baseline;
+  const liveSampler = setInterval(() => {
+    if (gc === undefined) return;
+    gc();
+    livePeak = Math.max(livePeak, process.memoryUsage().heapUsed);
+  }, 1000);
   const started = performance.now();
   try {
     const result = await work();
@@ -175,9 +184,11 @@ async function measure<T>(served: Served, work: () => Promise<T>): Promise<Phase
       registryCalls: stats.total,
       callsByRoute: stats.byRoute,
       peakHeapMiB: round((peak - baseline) / 1024 / 1024),
+      peakLiveHeapMiB: gc === undefined ? undefined : round((livePeak - baseline) / 1024 / 1024),
     };
   } finally {
     clearInterval(sampler);
+    clearInterval(liveSampler);
   }
 }
 
@@ -227,9 +238,22 @@ async function naiveSweep(
  * large inventory there measures Azurite rather than the sweep. Rows written are counted.
  */
 class InMemoryInventory implements InventoryStore {
-  readonly manifests = new Map<string, ManifestState>();
-  readonly tags = new Map<string, TagState>();
+  /** Per repository (`registry|repository`): manifests by digest and tags by name. */
+  readonly repositories = new Map<
+    string,
+    { manifests: Map<string, ManifestState>; tags: Map<string, TagState> }
+  >();
   writes = 0;
+
+  #repository(registry: string, repository: string) {
+    const key = `${registry}|${repository}`;
+    let entry = this.repositories.get(key);
+    if (entry === undefined) {
+      entry = { manifests: new Map(), tags: new Map() };
+      this.repositories.set(key, entry);
+    }
+    return entry;
+  }
 
   constructor(private readonly enricher: ManifestEnricher) {}
 
@@ -240,8 +264,8 @@ class InMemoryInventory implements InventoryStore {
   async applyAll(events: readonly RegistryEvent[]): Promise<ApplyAllResult> {
     const results: ApplyResult[] = [];
     for (const event of events) {
-      const key = `${event.registry}|${event.repository}|${event.digest}`;
-      const merge = mergeManifestEvent(this.manifests.get(key), event);
+      const repository = this.#repository(event.registry, event.repository);
+      const merge = mergeManifestEvent(repository.manifests.get(event.digest), event);
       let state = merge.state;
       if (merge.changed) {
         if (state.artifact === "image" && state.description === undefined && isPresent(state)) {
@@ -254,15 +278,14 @@ class InMemoryInventory implements InventoryStore {
             state = { ...state, needsEnrichment: true };
           }
         }
-        this.manifests.set(key, state);
+        repository.manifests.set(event.digest, state);
         this.writes += 1;
       }
       let tagChanged = false;
       if (event.tag !== undefined && (event.kind === "push" || event.kind === "chartPush")) {
-        const tagKey = `${event.registry}|${event.repository}|${event.tag}`;
-        const tag = mergeTagEvent(this.tags.get(tagKey), { ...event, tag: event.tag });
+        const tag = mergeTagEvent(repository.tags.get(event.tag), { ...event, tag: event.tag });
         if (tag.changed) {
-          this.tags.set(tagKey, tag.state);
+          repository.tags.set(event.tag, tag.state);
           this.writes += 1;
           tagChanged = true;
         }
@@ -286,43 +309,39 @@ class InMemoryInventory implements InventoryStore {
   }
 
   async *listImages(options: ListImagesOptions = {}): AsyncIterable<ManifestRecord> {
-    const prefix =
-      options.repository === undefined
-        ? `${options.registry ?? ""}`
-        : `${options.registry}|${options.repository}|`;
-    const tagsOf = new Map<string, string[]>();
-    for (const [key, tag] of this.tags) {
-      if (!key.startsWith(prefix)) continue;
-      const manifest = this.manifests.get(`${tag.registry}|${tag.repository}|${tag.digest}`);
-      if (!tagExists(tag, manifest)) continue;
-      const digestKey = `${tag.registry}|${tag.repository}|${tag.digest}`;
-      tagsOf.set(digestKey, [...(tagsOf.get(digestKey) ?? []), tag.tag]);
-    }
-    for (const [key, state] of this.manifests) {
-      if (!key.startsWith(prefix)) continue;
-      const present = isPresent(state);
-      if (!present && !options.includeDeleted) continue;
-      const last = lastChange(state);
-      yield {
-        registry: state.registry,
-        repository: state.repository,
-        digest: state.digest,
-        mediaType: state.mediaType,
-        manifestSize: state.manifestSize,
-        artifact: state.artifact,
-        state: present ? "present" : "deleted",
-        tags: present ? [...(tagsOf.get(key) ?? [])].sort() : [],
-        firstPushedAt: state.firstPush?.at,
-        lastPushedAt: state.lastPush?.at,
-        pushedBy: undefined,
-        deletedAt: present ? undefined : state.lastDelete?.at,
-        deletedBy: undefined,
-        description: state.description,
-        needsEnrichment: state.needsEnrichment,
-        enrichmentError: state.enrichmentError,
-        lastEventAt: last?.at ?? "",
-        lastEventId: last?.eventId ?? "",
-      };
+    for (const [key, repository] of this.repositories) {
+      if (options.registry !== undefined && !key.startsWith(`${options.registry}|`)) continue;
+      if (options.repository !== undefined && key !== `${options.registry}|${options.repository}`) continue;
+      const tagsOf = new Map<string, string[]>();
+      for (const tag of repository.tags.values()) {
+        if (!tagExists(tag, repository.manifests.get(tag.digest))) continue;
+        tagsOf.set(tag.digest, [...(tagsOf.get(tag.digest) ?? []), tag.tag]);
+      }
+      for (const [digest, state] of repository.manifests) {
+        const present = isPresent(state);
+        if (!present && !options.includeDeleted) continue;
+        const last = lastChange(state);
+        yield {
+          registry: state.registry,
+          repository: state.repository,
+          digest,
+          mediaType: state.mediaType,
+          manifestSize: state.manifestSize,
+          artifact: state.artifact,
+          state: present ? "present" : "deleted",
+          tags: present ? [...(tagsOf.get(digest) ?? [])].sort() : [],
+          firstPushedAt: state.firstPush?.at,
+          lastPushedAt: state.lastPush?.at,
+          pushedBy: undefined,
+          deletedAt: present ? undefined : state.lastDelete?.at,
+          deletedBy: undefined,
+          description: state.description,
+          needsEnrichment: state.needsEnrichment,
+          enrichmentError: state.enrichmentError,
+          lastEventAt: last?.at ?? "",
+          lastEventId: last?.eventId ?? "",
+        };
+      }
     }
   }
 
@@ -364,6 +383,7 @@ async function comparisonPhases(repos: number, manifests: number, withNaive: boo
       registryCalls: phase.registryCalls,
       manifestListingCalls: phase.callsByRoute["GET /acr/v1/{name}/_manifests"] ?? 0,
       peakHeapMiB: phase.peakHeapMiB,
+      peakLiveHeapMiB: phase.peakLiveHeapMiB,
       manifests: phase.result.counts.manifests,
       added: phase.result.counts.added,
       updated: phase.result.counts.updated,
@@ -460,6 +480,7 @@ async function sweepPhases(connectionString: string, repos: number, manifests: n
       wallMs: phase.wallMs,
       registryCalls: phase.registryCalls,
       peakHeapMiB: phase.peakHeapMiB,
+      peakLiveHeapMiB: phase.peakLiveHeapMiB,
       manifests: phase.result.counts.manifests,
       added: phase.result.counts.added,
       updated: phase.result.counts.updated,
@@ -545,14 +566,16 @@ async function main(): Promise<void> {
     },
     memory: {
       description:
-        "peak heap above the level before the sweep; the second sweep's figure is the sweep's own working memory (the first one includes the in-memory inventory it builds)",
+        "heap above the level before the sweep: peak (sampled every 20 ms, garbage included) and live peak (right after a forced collection, once a second). The second sweep's figures are the sweep's own memory; the first sweep's include the in-memory inventory it builds.",
       [`${small.repos * small.manifests} manifests`]: {
         firstSweepPeakHeapMiB: smallerInMemory.firstSweep.peakHeapMiB,
         secondSweepPeakHeapMiB: smallerInMemory.secondSweep.peakHeapMiB,
+        secondSweepPeakLiveHeapMiB: smallerInMemory.secondSweep.peakLiveHeapMiB,
       },
       [`${large.repos * large.manifests} manifests`]: {
         firstSweepPeakHeapMiB: comparison.firstSweep.peakHeapMiB,
         secondSweepPeakHeapMiB: comparison.secondSweep.peakHeapMiB,
+        secondSweepPeakLiveHeapMiB: comparison.secondSweep.peakLiveHeapMiB,
       },
     },
     onAzurite: {
