@@ -53,17 +53,16 @@ interface Proposal {
   ruleId: string | null;
   guard: RetentionGuard | null;
   reason: string;
+  /** The pass that carried the proposal out; 0 until then (and for keeps). */
+  pass: number;
 }
 
-interface ActionRecord {
-  readonly pass: number;
-  readonly action: "delete" | "untag";
-  readonly tags: readonly string[];
-  readonly ruleId: string | null;
-  readonly reason: string;
-}
+/** A carried-out proposal is its own record: no copy per action. */
+type ActionRecord = Proposal & { readonly action: "delete" | "untag" };
 
 interface ManifestState {
+  /** Position in the repository's digest-sorted manifest list. */
+  readonly index: number;
   readonly digest: string;
   readonly candidate: RetentionCandidate;
   readonly pushedMs: number;
@@ -97,7 +96,8 @@ interface RepositoryState {
   /** An unreadable manifest that may be an index: its children are unknown, so nothing is deleted. */
   readonly unknownGraphWhy: string | undefined;
   readonly manifests: ManifestState[];
-  readonly byDigest: Map<string, ManifestState>;
+  /** Some manifest lists platform children (or refers to a subject): the graph guards have work. */
+  readonly hasChildren: boolean;
   readonly rules: readonly CompiledRule[];
 }
 
@@ -105,8 +105,66 @@ const NO_TAGS: readonly string[] = Object.freeze([]);
 /** Shared by every manifest until its first action (most never get one): saves an array each. */
 const NO_ACTIONS: ActionRecord[] = Object.freeze([]) as unknown as ActionRecord[];
 
-const parseInstant = (text: string | undefined): number =>
-  text === undefined ? Number.NaN : Date.parse(text);
+const DIGIT_0 = 48;
+
+/** Two ASCII digits at `at` as a number, or -1. */
+function twoDigits(text: string, at: number): number {
+  const tens = text.charCodeAt(at) - DIGIT_0;
+  const ones = text.charCodeAt(at + 1) - DIGIT_0;
+  return tens >= 0 && tens <= 9 && ones >= 0 && ones <= 9 ? tens * 10 + ones : -1;
+}
+
+/**
+ * Milliseconds of an instant. Registries send the canonical UTC form (`2026-05-01T12:00:00.000Z`);
+ * reading its digits directly costs a fraction of Date.parse. Anything else, and any field whose
+ * range needs the calendar (days past the 28th, years before 1970), goes to Date.parse, so the
+ * result is always the same as Date.parse's.
+ */
+function parseInstant(text: string | undefined): number {
+  if (text === undefined) return Number.NaN;
+  if (
+    text.length === 24 &&
+    text.charCodeAt(4) === 45 &&
+    text.charCodeAt(7) === 45 &&
+    text.charCodeAt(10) === 84 &&
+    text.charCodeAt(13) === 58 &&
+    text.charCodeAt(16) === 58 &&
+    text.charCodeAt(19) === 46 &&
+    text.charCodeAt(23) === 90
+  ) {
+    const century = twoDigits(text, 0);
+    const yearInCentury = twoDigits(text, 2);
+    const month = twoDigits(text, 5);
+    const day = twoDigits(text, 8);
+    const hour = twoDigits(text, 11);
+    const minute = twoDigits(text, 14);
+    const second = twoDigits(text, 17);
+    const milliHigh = twoDigits(text, 20);
+    const milliLow = text.charCodeAt(22) - DIGIT_0;
+    const year = century * 100 + yearInCentury;
+    if (
+      century >= 0 &&
+      yearInCentury >= 0 &&
+      year >= 1970 &&
+      month >= 1 &&
+      month <= 12 &&
+      day >= 1 &&
+      day <= 28 &&
+      hour >= 0 &&
+      hour <= 23 &&
+      minute >= 0 &&
+      minute <= 59 &&
+      second >= 0 &&
+      second <= 59 &&
+      milliHigh >= 0 &&
+      milliLow >= 0 &&
+      milliLow <= 9
+    ) {
+      return Date.UTC(year, month - 1, day, hour, minute, second, milliHigh * 10 + milliLow);
+    }
+  }
+  return Date.parse(text);
+}
 const compareText = (left: string, right: string): number => (left < right ? -1 : left > right ? 1 : 0);
 
 export function shortDigest(digest: string): string {
@@ -166,22 +224,24 @@ function lockOf(tag: RetentionTag): string | undefined {
   return tag.writeEnabled === false ? "writeEnabled=false" : undefined;
 }
 
-function buildManifestState(candidate: RetentionCandidate): ManifestState {
+function buildManifestState(candidate: RetentionCandidate, index: number): ManifestState {
   const pushedMs = parseInstant(candidate.pushedAt);
   const updatedMs = parseInstant(candidate.updatedAt);
   const baseFreshnessMs = Number.isNaN(updatedMs) || updatedMs < pushedMs ? pushedMs : updatedMs;
   let lastActivityMs = baseFreshnessMs;
   let lastActivityText = baseFreshnessMs === pushedMs ? candidate.pushedAt : candidate.updatedAt;
   let tagTimeUnreadable = false;
-  const tags: TagState[] = [];
-  for (const raw of candidate.tags) {
+  // Exactly sized: an array grown by push from empty reserves room for about 16 entries.
+  const tags: TagState[] = candidate.tags.length === 0 ? [] : new Array(candidate.tags.length);
+  for (let position = 0; position < candidate.tags.length; position += 1) {
+    const raw = candidate.tags[position] as RetentionTag;
     const timeMs = raw.updatedAt === undefined ? pushedMs : parseInstant(raw.updatedAt);
     if (Number.isNaN(timeMs)) tagTimeUnreadable = true;
     else if (timeMs > lastActivityMs) {
       lastActivityMs = timeMs;
       lastActivityText = raw.updatedAt;
     }
-    tags.push({ name: raw.name, timeMs, lockedBy: lockOf(raw) });
+    tags[position] = { name: raw.name, timeMs, lockedBy: lockOf(raw) };
   }
   if (tags.length > 1) tags.sort((left, right) => compareText(left.name, right.name));
   let unreadableWhy: string | undefined;
@@ -197,6 +257,7 @@ function buildManifestState(candidate: RetentionCandidate): ManifestState {
       : undefined;
   const subjects = subjectsOf(candidate.subject, tags);
   return {
+    index,
     digest: candidate.digest,
     candidate,
     pushedMs,
@@ -209,7 +270,12 @@ function buildManifestState(candidate: RetentionCandidate): ManifestState {
     mayHideChildren:
       !candidate.metadataReadable &&
       (candidate.mediaType === undefined || !SINGLE_MANIFEST_MEDIA_TYPES.has(candidate.mediaType)),
-    originalTags: tags.length === 0 ? NO_TAGS : tags.map((tag) => tag.name),
+    originalTags:
+      tags.length === 0
+        ? NO_TAGS
+        : tags.length === 1
+          ? [(tags[0] as TagState).name]
+          : tags.map((tag) => tag.name),
     subjectFromField: candidate.subject,
     originalSubjects: subjects,
     tags,
@@ -240,13 +306,99 @@ function subjectsOf(subjectField: string | undefined, tags: readonly TagState[])
   return subjects ?? NO_TAGS;
 }
 
+const RADIX_SORT_FROM = 1024;
+const RADIX_WINDOW = 12;
+
+/**
+ * Positions of `keys` in the order of their strings by UTF-16 code units (what `<` and
+ * `Array.prototype.sort()` use), equal strings in their input order. On large lists of digests
+ * this is several times faster than a comparator sort: after the prefix all strings share
+ * (`sha256:`), the next few characters are packed with the position into one number, the numbers
+ * are sorted natively, and only strings whose packed characters tie are compared whole.
+ */
+export function sortedPositions(keys: readonly string[]): number[] {
+  const count = keys.length;
+  const byKeyThenPosition = (left: number, right: number): number =>
+    compareText(keys[left] as string, keys[right] as string) || left - right;
+  const positions: number[] = new Array(count);
+  for (let position = 0; position < count; position += 1) positions[position] = position;
+  if (count < RADIX_SORT_FROM) return positions.sort(byKeyThenPosition);
+  const first = keys[0] as string;
+  let common = first.length;
+  for (const key of keys) {
+    const limit = Math.min(common, key.length);
+    let at = 0;
+    while (at < limit && key.charCodeAt(at) === first.charCodeAt(at)) at += 1;
+    common = at;
+  }
+  const seen = new Uint8Array(65_536);
+  for (const key of keys) {
+    const end = Math.min(key.length, common + RADIX_WINDOW);
+    for (let at = common; at < end; at += 1) seen[key.charCodeAt(at)] = 1;
+  }
+  // Rank 0 is "the string has ended", which sorts before every character.
+  const rank = new Uint32Array(65_536);
+  let symbols = 0;
+  for (let code = 0; code < 65_536; code += 1) if (seen[code] === 1) rank[code] = ++symbols;
+  const bitsPerChar = Math.ceil(Math.log2(symbols + 1));
+  const indexBits = Math.ceil(Math.log2(count));
+  // Everything must stay an exact integer in a double (53 bits).
+  const chars = Math.min(RADIX_WINDOW, Math.floor((53 - indexBits) / bitsPerChar));
+  if (chars < 1) return positions.sort(byKeyThenPosition);
+  const base = 2 ** bitsPerChar;
+  const indexScale = 2 ** indexBits;
+  const packed = new Float64Array(count);
+  for (let position = 0; position < count; position += 1) {
+    const key = keys[position] as string;
+    let prefix = 0;
+    for (let offset = 0; offset < chars; offset += 1) {
+      const at = common + offset;
+      prefix = prefix * base + (at < key.length ? (rank[key.charCodeAt(at)] as number) : 0);
+    }
+    packed[position] = prefix * indexScale + position;
+  }
+  packed.sort();
+  let runStart = 0;
+  let runPrefix = -1;
+  for (let slot = 0; slot <= count; slot += 1) {
+    const value = slot < count ? (packed[slot] as number) : Number.NaN;
+    const prefix = Math.floor(value / indexScale);
+    if (prefix !== runPrefix) {
+      if (slot - runStart > 1) {
+        const run = positions.slice(runStart, slot).sort(byKeyThenPosition);
+        for (let offset = 0; offset < run.length; offset += 1)
+          positions[runStart + offset] = run[offset] as number;
+      }
+      runStart = slot;
+      runPrefix = prefix;
+    }
+    if (slot < count) positions[slot] = value % indexScale;
+  }
+  return positions;
+}
+
+/** Manifests are sorted by digest (code units), so a binary search finds one without an index. */
+function findByDigest(repo: RepositoryState, digest: string): ManifestState | undefined {
+  const manifests = repo.manifests;
+  let low = 0;
+  let high = manifests.length - 1;
+  while (low <= high) {
+    const middle = (low + high) >>> 1;
+    const manifest = manifests[middle] as ManifestState;
+    if (manifest.digest === digest) return manifest;
+    if (manifest.digest < digest) low = middle + 1;
+    else high = middle - 1;
+  }
+  return undefined;
+}
+
 function buildRepositoryStates(
   listings: readonly RepositoryListing[],
   policy: CompiledPolicy,
 ): RepositoryState[] {
   const grouped = new Map<
     string,
-    { registry: string; repository: string; complete: boolean; manifests: Map<string, RetentionCandidate> }
+    { registry: string; repository: string; complete: boolean; parts: (readonly RetentionCandidate[])[] }
   >();
   for (const listing of listings) {
     const key = `${listing.registry}\u0000${listing.repository}`;
@@ -256,24 +408,31 @@ function buildRepositoryStates(
         registry: listing.registry,
         repository: listing.repository,
         complete: true,
-        manifests: new Map(),
+        parts: [],
       };
       grouped.set(key, group);
     }
     group.complete &&= listing.listingComplete;
-    for (const candidate of listing.manifests) {
-      const existing = group.manifests.get(candidate.digest);
-      group.manifests.set(candidate.digest, existing ? mergeCandidates(existing, candidate) : candidate);
-    }
+    group.parts.push(listing.manifests);
   }
   const states: RepositoryState[] = [];
   for (const group of grouped.values()) {
-    // The default sort compares strings natively, much faster than a comparator on 100,000 digests.
-    const manifests = [...group.manifests.keys()]
-      .sort()
-      .map((digest) => buildManifestState(group.manifests.get(digest) as RetentionCandidate));
-    const byDigest = new Map<string, ManifestState>();
-    for (const manifest of manifests) byDigest.set(manifest.digest, manifest);
+    // Sorting by digest (stable) puts the answers about one manifest next to each other, in input
+    // order: they are merged there, without a map of 100,000 digests.
+    const candidates =
+      group.parts.length === 1 ? (group.parts[0] as readonly RetentionCandidate[]) : group.parts.flat();
+    const manifests: ManifestState[] = [];
+    let pending: RetentionCandidate | undefined;
+    for (const position of sortedPositions(candidates.map((candidate) => candidate.digest))) {
+      const candidate = candidates[position] as RetentionCandidate;
+      if (pending?.digest === candidate.digest) {
+        pending = mergeCandidates(pending, candidate);
+        continue;
+      }
+      if (pending) manifests.push(buildManifestState(pending, manifests.length));
+      pending = candidate;
+    }
+    if (pending) manifests.push(buildManifestState(pending, manifests.length));
     let partialWhy = group.complete ? undefined : "the repository listing was incomplete";
     if (!partialWhy) {
       const owner = new Map<string, string>();
@@ -299,7 +458,7 @@ function buildRepositoryStates(
         ? `${shortDigest(hidden.digest)} in this repository could not be read and may be an index whose children are unknown`
         : undefined,
       manifests,
-      byDigest,
+      hasChildren: manifests.some((manifest) => manifest.candidate.children.length > 0),
       rules: policy.rules.filter((rule) => rule.appliesToRepository(group.repository)),
     });
   }
@@ -430,52 +589,59 @@ interface RuleMatches {
 const NO_KEEPS: KeepMatch[] = Object.freeze([]) as unknown as KeepMatch[];
 const NO_DELETES: DeleteMatch[] = Object.freeze([]) as unknown as DeleteMatch[];
 
-/** Rule matches by manifest index; undefined where no rule matched. */
-function evaluateRules(repo: RepositoryState, nowMs: number): (RuleMatches | undefined)[] {
-  const results: (RuleMatches | undefined)[] = new Array(repo.manifests.length);
-  const keep = (index: number, match: KeepMatch) => {
-    const matches = results[index];
-    if (!matches) results[index] = { keeps: [match], deletes: NO_DELETES };
-    else if (matches.keeps === NO_KEEPS) matches.keeps = [match];
-    else matches.keeps.push(match);
-  };
-  const remove = (index: number, match: DeleteMatch) => {
-    const matches = results[index];
-    if (!matches) results[index] = { keeps: NO_KEEPS, deletes: [match] };
-    else if (matches.deletes === NO_DELETES) matches.deletes = [match];
-    else matches.deletes.push(match);
-  };
-  for (const rule of repo.rules) {
-    const ranking = rule.rank ? rankPopulation(rule, repo.manifests) : undefined;
-    const withinCount = (index: number) => ranking?.[index] === WITHIN_COUNT;
-    const beyondCount = (index: number) => ranking?.[index] === BEYOND_COUNT;
-    for (let index = 0; index < repo.manifests.length; index += 1) {
-      const manifest = repo.manifests[index] as ManifestState;
-      if (!manifest.alive) continue;
-      if (rule.kind === "keep") {
-        if (ranking && !withinCount(index)) continue;
-        const matching = rule.tagMatcher ? matchingTags(rule, manifest) : undefined;
-        if (matching && matching.length === 0) continue;
-        if (rule.newerThanMs !== undefined) {
-          let freshness = manifest.baseFreshnessMs;
-          for (const tag of manifest.tags) {
-            if ((!matching || matching.includes(tag.name)) && !(tag.timeMs <= freshness))
-              freshness = tag.timeMs;
-          }
-          if (Number.isNaN(freshness) || nowMs - freshness >= rule.newerThanMs) continue;
+/** A rule in scope of one repository, with its count condition ranked once per pass. */
+interface RankedRule {
+  readonly rule: CompiledRule;
+  /** By manifest index: 0, WITHIN_COUNT or BEYOND_COUNT; undefined for rules without a count. */
+  readonly ranking: Uint8Array | undefined;
+}
+
+function rankRules(repo: RepositoryState): RankedRule[] {
+  return repo.rules.map((rule) => ({
+    rule,
+    ranking: rule.rank ? rankPopulation(rule, repo.manifests) : undefined,
+  }));
+}
+
+/**
+ * What every rule says about one (alive) manifest, in rule order; undefined when none matched.
+ * Evaluated manifest by manifest so that the matches are garbage before the next manifest.
+ */
+function matchRules(
+  ranked: readonly RankedRule[],
+  manifest: ManifestState,
+  nowMs: number,
+): RuleMatches | undefined {
+  let result: RuleMatches | undefined;
+  const index = manifest.index;
+  for (const { rule, ranking } of ranked) {
+    if (rule.kind === "keep") {
+      if (ranking && ranking[index] !== WITHIN_COUNT) continue;
+      const matching = rule.tagMatcher ? matchingTags(rule, manifest) : undefined;
+      if (matching && matching.length === 0) continue;
+      if (rule.newerThanMs !== undefined) {
+        let freshness = manifest.baseFreshnessMs;
+        for (const tag of manifest.tags) {
+          if ((!matching || matching.includes(tag.name)) && !(tag.timeMs <= freshness))
+            freshness = tag.timeMs;
         }
-        keep(index, { rule, tags: matching });
-        continue;
+        if (Number.isNaN(freshness) || nowMs - freshness >= rule.newerThanMs) continue;
       }
-      if (rule.targetsUntagged) {
-        if (manifest.tags.length > 0) continue;
-        if (ranking && !beyondCount(index)) continue;
-        if (!(nowMs - manifest.baseFreshnessMs > (rule.untaggedOlderThanMs ?? 0))) continue;
-        remove(index, { rule, tags: NO_TAGS });
-        continue;
-      }
+      const match: KeepMatch = { rule, tags: matching };
+      if (!result) result = { keeps: [match], deletes: NO_DELETES };
+      else if (result.keeps === NO_KEEPS) result.keeps = [match];
+      else result.keeps.push(match);
+      continue;
+    }
+    let match: DeleteMatch;
+    if (rule.targetsUntagged) {
+      if (manifest.tags.length > 0) continue;
+      if (ranking && ranking[index] !== BEYOND_COUNT) continue;
+      if (!(nowMs - manifest.baseFreshnessMs > (rule.untaggedOlderThanMs ?? 0))) continue;
+      match = { rule, tags: NO_TAGS };
+    } else {
       if (manifest.tags.length === 0) continue;
-      if (ranking && !beyondCount(index)) continue;
+      if (ranking && ranking[index] !== BEYOND_COUNT) continue;
       let doomed: string[] | undefined;
       for (const tag of manifest.tags) {
         if (rule.taggedOlderThanMs !== undefined && !(nowMs - tag.timeMs > rule.taggedOlderThanMs)) continue;
@@ -483,10 +649,14 @@ function evaluateRules(repo: RepositoryState, nowMs: number): (RuleMatches | und
         doomed ??= [];
         doomed.push(tag.name);
       }
-      if (doomed) remove(index, { rule, tags: doomed });
+      if (!doomed) continue;
+      match = { rule, tags: doomed };
     }
+    if (!result) result = { keeps: NO_KEEPS, deletes: [match] };
+    else if (result.deletes === NO_DELETES) result.deletes = [match];
+    else result.deletes.push(match);
   }
-  return results;
+  return result;
 }
 
 function describeRank(rule: CompiledRule, within: boolean): string {
@@ -530,15 +700,50 @@ function describeManifest(repo: RepositoryState, manifest: ManifestState): strin
 }
 
 function keepProposal(ruleId: string | null, guard: RetentionGuard | null, reason: string): Proposal {
-  return { action: "keep", tags: [], ruleId, guard, reason };
+  return { action: "keep", tags: [], ruleId, guard, reason, pass: 0 };
 }
 
 const NO_RULE: Proposal = Object.freeze(keepProposal(null, null, "no rule matched"));
 const NO_RULE_UNTAGGED: Proposal = Object.freeze(keepProposal(null, null, "untagged; no rule matched"));
 
+/**
+ * A keep of the whole manifest reads the same for every manifest the rule keeps: one shared
+ * (frozen, never mutated) proposal per rule instead of one object and reason per manifest.
+ */
+const wholeKeepProposals = new WeakMap<CompiledRule, Proposal>();
+function wholeKeepProposal(rule: CompiledRule): Proposal {
+  let proposal = wholeKeepProposals.get(rule);
+  if (!proposal) {
+    proposal = Object.freeze(keepProposal(rule.id, null, describeKeep({ rule, tags: undefined })));
+    wholeKeepProposals.set(rule, proposal);
+  }
+  return proposal;
+}
+
+/** The reason of a delete by a rule on untagged manifests depends on the rule alone. */
+const untaggedDeleteReasons = new WeakMap<CompiledRule, string>();
+function untaggedDeleteReason(rule: CompiledRule): string {
+  let reason = untaggedDeleteReasons.get(rule);
+  if (reason === undefined) {
+    reason = `deleted by ${describeDelete({ rule, tags: NO_TAGS })}`;
+    untaggedDeleteReasons.set(rule, reason);
+  }
+  return reason;
+}
+
 function blockedBy(proposal: Proposal, guard: RetentionGuard, why: string): Proposal {
   const verb = proposal.action === "delete" ? "deleted" : "untagged";
   return keepProposal(proposal.ruleId, guard, `${why}; would have been ${verb} by rule "${proposal.ruleId}"`);
+}
+
+function deleteMatchFor(deletes: readonly DeleteMatch[], tag: string): DeleteMatch | undefined {
+  for (const match of deletes) if (match.tags.includes(tag)) return match;
+  return undefined;
+}
+
+function isKeptTag(keeps: readonly KeepMatch[], tag: string): boolean {
+  for (const keep of keeps) if (keep.tags?.includes(tag)) return true;
+  return false;
 }
 
 function proposeForManifest(
@@ -549,7 +754,7 @@ function proposeForManifest(
 ): Proposal {
   if (!matches) return manifest.tags.length > 0 ? NO_RULE : NO_RULE_UNTAGGED;
   const wholeKeep = matches.keeps.find((match) => match.tags === undefined);
-  if (wholeKeep) return keepProposal(wholeKeep.rule.id, null, describeKeep(wholeKeep));
+  if (wholeKeep) return wholeKeepProposal(wholeKeep.rule);
   const firstKeep = matches.keeps[0];
 
   let proposal: Proposal;
@@ -561,28 +766,33 @@ function proposeForManifest(
       tags: [],
       ruleId: untaggedDelete.rule.id,
       guard: null,
-      reason: `deleted by ${describeDelete(untaggedDelete)}`,
+      reason: untaggedDeleteReason(untaggedDelete.rule),
+      pass: 0,
     };
   } else {
-    const removable: string[] = [];
-    const overriddenByKeep: string[] = [];
+    // Arrays are created on first use: most manifests need none of them.
+    let removable: string[] | undefined;
+    let overriddenByKeep: string[] | undefined;
     const usedRules: DeleteMatch[] = [];
     let tagGuard: { guard: RetentionGuard; match: DeleteMatch; why: string } | undefined;
     for (const tag of manifest.tags) {
-      const match = matches.deletes.find((candidate) => candidate.tags.includes(tag.name));
+      const match = deleteMatchFor(matches.deletes, tag.name);
       if (!match) continue;
-      if (matches.keeps.some((keep) => keep.tags?.includes(tag.name))) overriddenByKeep.push(tag.name);
-      else if (protectLatest && tag.name === "latest")
+      if (isKeptTag(matches.keeps, tag.name)) {
+        overriddenByKeep ??= [];
+        overriddenByKeep.push(tag.name);
+      } else if (protectLatest && tag.name === "latest")
         tagGuard ??= { guard: "latest-tag", match, why: "the tag latest is protected (protectLatest)" };
       else if (tag.lockedBy)
         tagGuard ??= { guard: "locked", match, why: `tag ${tag.name} is locked (${tag.lockedBy})` };
       else {
+        removable ??= [];
         removable.push(tag.name);
         if (!usedRules.includes(match)) usedRules.push(match);
       }
     }
     const firstRule = usedRules[0];
-    if (!firstRule) {
+    if (!firstRule || !removable) {
       if (tagGuard) {
         return keepProposal(
           tagGuard.match.rule.id,
@@ -592,7 +802,7 @@ function proposeForManifest(
       }
       if (firstKeep) {
         const suffix =
-          overriddenByKeep.length > 0 ? ` (keep beats delete for ${quoteList(overriddenByKeep)})` : "";
+          overriddenByKeep !== undefined ? ` (keep beats delete for ${quoteList(overriddenByKeep)})` : "";
         return keepProposal(firstKeep.rule.id, null, `${describeKeep(firstKeep)}${suffix}`);
       }
       return NO_RULE;
@@ -601,20 +811,23 @@ function proposeForManifest(
     if (removable.length === manifest.tags.length) {
       proposal = {
         action: "delete",
-        tags: removable,
+        tags: removable.slice(),
         ruleId: firstRule.rule.id,
         guard: null,
         reason: `deleted by ${why}`,
+        pass: 0,
       };
     } else {
-      const staying = manifest.tags.map((tag) => tag.name).filter((name) => !removable.includes(name));
+      const removed = removable;
+      const staying = manifest.tags.map((tag) => tag.name).filter((name) => !removed.includes(name));
       const stayWhy = firstKeep ? ` (${describeKeep(firstKeep)})` : tagGuard ? ` (${tagGuard.why})` : "";
       proposal = {
         action: "untag",
-        tags: removable,
+        tags: removable.slice(),
         ruleId: firstRule.rule.id,
         guard: null,
         reason: `untagged by ${why}; ${quoteList(staying)} ${staying.length === 1 ? "stays" : "stay"}${stayWhy}`,
+        pass: 0,
       };
     }
   }
@@ -652,21 +865,25 @@ function protectGraph(repo: RepositoryState): void {
       else referrersBySubject.set(subject, [manifest]);
     }
   }
-  const hasGraph =
-    referrersBySubject.size > 0 || repo.manifests.some((manifest) => manifest.candidate.children.length > 0);
-  if (!hasGraph) return;
-  const visited = new Set<ManifestState>();
+  if (referrersBySubject.size === 0 && !repo.hasChildren) return;
+  // One lookup per subject instead of one per manifest: referrers are few, manifests many.
+  const isSubject = new Uint8Array(repo.manifests.length);
+  for (const subject of referrersBySubject.keys()) {
+    const target = findByDigest(repo, subject);
+    if (target) isSubject[target.index] = 1;
+  }
+  const visited = new Uint8Array(repo.manifests.length);
   const queue: ManifestState[] = [];
   for (const manifest of repo.manifests) {
-    const protectsOthers = manifest.candidate.children.length > 0 || referrersBySubject.has(manifest.digest);
+    const protectsOthers = manifest.candidate.children.length > 0 || isSubject[manifest.index] === 1;
     if (protectsOthers && manifest.alive && manifest.proposal?.action !== "delete") queue.push(manifest);
   }
   while (queue.length > 0) {
     const survivor = queue.pop() as ManifestState;
-    if (visited.has(survivor)) continue;
-    visited.add(survivor);
+    if (visited[survivor.index] === 1) continue;
+    visited[survivor.index] = 1;
     for (const childDigest of survivor.candidate.children) {
-      const child = repo.byDigest.get(childDigest);
+      const child = findByDigest(repo, childDigest);
       const proposal = child?.alive ? child.proposal : undefined;
       if (!child || !proposal || proposal.action !== "delete") continue;
       child.proposal = keepProposal(
@@ -697,24 +914,20 @@ function protectGraph(repo: RepositoryState): void {
 function planRepositoryPasses(repo: RepositoryState, policy: CompiledPolicy, nowMs: number): void {
   const maxPasses = repo.manifests.reduce((sum, manifest) => sum + manifest.tags.length, 1);
   for (let pass = 1; pass <= maxPasses; pass += 1) {
-    const matches = repo.rules.length > 0 ? evaluateRules(repo, nowMs) : undefined;
-    repo.manifests.forEach((manifest, index) => {
-      if (manifest.alive)
-        manifest.proposal = proposeForManifest(repo, manifest, matches?.[index], policy.protectLatest);
-    });
+    const ranked = rankRules(repo);
+    for (const manifest of repo.manifests) {
+      if (!manifest.alive) continue;
+      const matches = ranked.length > 0 ? matchRules(ranked, manifest, nowMs) : undefined;
+      manifest.proposal = proposeForManifest(repo, manifest, matches, policy.protectLatest);
+    }
     protectGraph(repo);
     let untagged = false;
     for (const manifest of repo.manifests) {
       const proposal = manifest.proposal;
       if (!manifest.alive || !proposal || proposal.action === "keep") continue;
-      if (manifest.actions === NO_ACTIONS) manifest.actions = [];
-      manifest.actions.push({
-        pass,
-        action: proposal.action,
-        tags: proposal.tags,
-        ruleId: proposal.ruleId,
-        reason: proposal.reason,
-      });
+      proposal.pass = pass;
+      if (manifest.actions === NO_ACTIONS) manifest.actions = [proposal as ActionRecord];
+      else manifest.actions.push(proposal as ActionRecord);
       if (proposal.action === "delete") {
         manifest.alive = false;
       } else {
@@ -783,7 +996,8 @@ function initialDecision(manifest: ManifestState): RetentionDecision {
     return makeDecision(
       manifest,
       "delete",
-      [...manifest.originalTags],
+      // A fresh array made for this manifest and never changed afterwards: the plan can own it.
+      manifest.originalTags === NO_TAGS ? [] : (manifest.originalTags as string[]),
       final.ruleId,
       null,
       `${final.reason}${earlier}`,

@@ -340,8 +340,15 @@ function compileTagMatch(match: TagMatch | undefined): Pick<CompiledRule, "tagMa
   }
   const globs = typeof match.glob === "string" ? [match.glob] : (match.glob ?? []);
   const regexes = globs.map(compileTagGlob);
+  // Called for every tag of every manifest: a plain loop, no callback allocated per call.
+  const only = regexes.length === 1 ? regexes[0] : undefined;
   return {
-    tagMatcher: (tag) => regexes.some((regex) => regex.test(tag)),
+    tagMatcher: only
+      ? (tag) => only.test(tag)
+      : (tag) => {
+          for (const regex of regexes) if (regex.test(tag)) return true;
+          return false;
+        },
     tagPatternText: `glob ${globs.join(", ")}`,
   };
 }

@@ -1,0 +1,42 @@
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { sortedPositions } from "../../../shared/retention/planner.js";
+
+/** The planner orders manifests with this; it must agree with a plain comparator sort, ties stable. */
+function referenceOrder(keys: readonly string[]): number[] {
+  return keys
+    .map((key, position) => ({ key, position }))
+    .sort((left, right) =>
+      left.key < right.key ? -1 : left.key > right.key ? 1 : left.position - right.position,
+    )
+    .map((entry) => entry.position);
+}
+
+const hexDigest = fc
+  .string({ unit: fc.constantFrom(..."0123456789abcdef"), minLength: 1, maxLength: 8 })
+  .map((hex) => `sha256:${hex}`);
+const anyKey = fc.oneof(
+  hexDigest,
+  fc.string(),
+  fc.string({ unit: "binary", maxLength: 6 }),
+  fc.string({ unit: fc.constantFrom("a", "b"), maxLength: 14 }),
+);
+
+describe("sortedPositions", () => {
+  it("orders like a code-unit comparator, equal keys in input order (small and large lists)", () => {
+    fc.assert(
+      fc.property(
+        fc.oneof(fc.array(anyKey), fc.array(anyKey, { minLength: 1024, maxLength: 3000 })),
+        (keys) => {
+          expect(sortedPositions(keys)).toEqual(referenceOrder(keys));
+        },
+      ),
+      { numRuns: 40 },
+    );
+  });
+
+  it("handles many duplicates and keys that are prefixes of each other", () => {
+    const keys = Array.from({ length: 5000 }, (_unused, index) => "sha256:ab".slice(0, 7 + (index % 3)));
+    expect(sortedPositions(keys)).toEqual(referenceOrder(keys));
+  });
+});
