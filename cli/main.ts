@@ -11,9 +11,9 @@ import { registerLsCommand } from "./commands/ls.js";
 import { registerPreviewCommand } from "./commands/preview.js";
 import { registerReplayCommand } from "./commands/replay.js";
 import { registerRmCommand } from "./commands/rm.js";
-import { registerSweepCommand } from "./commands/sweep.js";
 import { registerScanCommand } from "./commands/scan.js";
 import { registerScansCommand } from "./commands/scans.js";
+import { registerSweepCommand } from "./commands/sweep.js";
 import { ExitCode } from "./exitCodes.js";
 
 const EXIT_CODES_HELP = `
