@@ -96,8 +96,13 @@ interface RepositoryState {
   /** An unreadable manifest that may be an index: its children are unknown, so nothing is deleted. */
   readonly unknownGraphWhy: string | undefined;
   readonly manifests: ManifestState[];
-  /** Some manifest lists platform children (or refers to a subject): the graph guards have work. */
+  /** Some manifest lists platform children: the graph guards have work. */
   readonly hasChildren: boolean;
+  /**
+   * Manifests by digest, only where children or subjects need looking up (a hash lookup is several
+   * times cheaper than a binary search over 100,000 digests; repositories without a graph skip it).
+   */
+  readonly byDigest: Map<string, ManifestState> | undefined;
   readonly rules: readonly CompiledRule[];
 }
 
@@ -377,19 +382,8 @@ export function sortedPositions(keys: readonly string[]): number[] {
   return positions;
 }
 
-/** Manifests are sorted by digest (code units), so a binary search finds one without an index. */
 function findByDigest(repo: RepositoryState, digest: string): ManifestState | undefined {
-  const manifests = repo.manifests;
-  let low = 0;
-  let high = manifests.length - 1;
-  while (low <= high) {
-    const middle = (low + high) >>> 1;
-    const manifest = manifests[middle] as ManifestState;
-    if (manifest.digest === digest) return manifest;
-    if (manifest.digest < digest) low = middle + 1;
-    else high = middle - 1;
-  }
-  return undefined;
+  return repo.byDigest?.get(digest);
 }
 
 function buildRepositoryStates(
@@ -449,6 +443,8 @@ function buildRepositoryStates(
       }
     }
     const hidden = manifests.find((manifest) => manifest.mayHideChildren);
+    const hasChildren = manifests.some((manifest) => manifest.candidate.children.length > 0);
+    const hasSubjects = manifests.some((manifest) => manifest.originalSubjects.length > 0);
     states.push({
       registry: group.registry,
       repository: group.repository,
@@ -458,7 +454,11 @@ function buildRepositoryStates(
         ? `${shortDigest(hidden.digest)} in this repository could not be read and may be an index whose children are unknown`
         : undefined,
       manifests,
-      hasChildren: manifests.some((manifest) => manifest.candidate.children.length > 0),
+      byDigest:
+        hasChildren || hasSubjects
+          ? new Map(manifests.map((manifest) => [manifest.digest, manifest]))
+          : undefined,
+      hasChildren,
       rules: policy.rules.filter((rule) => rule.appliesToRepository(group.repository)),
     });
   }
