@@ -312,6 +312,8 @@ function measure(scenario: ScenarioName, algorithm: Algorithm): Measurement {
         ? naivePlan(naiveInput, policy)
         : planRetention(listings, policy, { now: NOW, caps: CAPS }),
     );
+    // Twice: one full collection can leave sweeping unfinished, and heapUsed then still counts garbage.
+    gc();
     gc();
     resultHeap = process.memoryUsage().heapUsed - inputHeap;
     heldResults.length = 0;

@@ -65,11 +65,9 @@ interface ManifestState {
   readonly index: number;
   readonly digest: string;
   readonly candidate: RetentionCandidate;
-  readonly pushedMs: number;
-  /** Latest of push and registry update time (not tags); NaN when unknown. */
-  readonly baseFreshnessMs: number;
-  readonly lastActivityMs: number;
-  /** Normalized ISO forms of the two instants above, for the decision. */
+  // The manifest's instants (milliseconds) live in its repository's `instants` table, not here:
+  // a number field that is not a small integer costs one more heap object per manifest.
+  /** Normalized ISO forms of push time and last activity, for the decision. */
   readonly pushedAt: string | null;
   readonly lastActivityAt: string | null;
   readonly unreadableWhy: string | undefined;
@@ -96,8 +94,11 @@ interface RepositoryState {
   /** An unreadable manifest that may be an index: its children are unknown, so nothing is deleted. */
   readonly unknownGraphWhy: string | undefined;
   readonly manifests: ManifestState[];
+  readonly instants: InstantTable;
   /** Some manifest lists platform children: the graph guards have work. */
   readonly hasChildren: boolean;
+  /** By manifest index: 1 where the manifest lists platform children. */
+  readonly parentFlags: Uint8Array;
   /**
    * Manifests by digest, only where children or subjects need looking up (a hash lookup is several
    * times cheaper than a binary search over 100,000 digests; repositories without a graph skip it).
@@ -105,6 +106,16 @@ interface RepositoryState {
   readonly byDigest: Map<string, ManifestState> | undefined;
   readonly rules: readonly CompiledRule[];
 }
+
+/**
+ * Three instants per manifest, by manifest index: push time; base freshness (latest of push and
+ * registry update time, not tags); last activity (latest of those and the tag times). NaN when unknown.
+ */
+type InstantTable = Float64Array;
+const PUSHED = 0;
+const BASE_FRESHNESS = 1;
+const LAST_ACTIVITY = 2;
+const INSTANTS_PER_MANIFEST = 3;
 
 const NO_TAGS: readonly string[] = Object.freeze([]);
 /** Shared by every manifest until its first action (most never get one): saves an array each. */
@@ -229,7 +240,11 @@ function lockOf(tag: RetentionTag): string | undefined {
   return tag.writeEnabled === false ? "writeEnabled=false" : undefined;
 }
 
-function buildManifestState(candidate: RetentionCandidate, index: number): ManifestState {
+function buildManifestState(
+  candidate: RetentionCandidate,
+  index: number,
+  instants: InstantTable,
+): ManifestState {
   const pushedMs = parseInstant(candidate.pushedAt);
   const updatedMs = parseInstant(candidate.updatedAt);
   const baseFreshnessMs = Number.isNaN(updatedMs) || updatedMs < pushedMs ? pushedMs : updatedMs;
@@ -261,13 +276,13 @@ function buildManifestState(candidate: RetentionCandidate, index: number): Manif
       ? "writeEnabled=false"
       : undefined;
   const subjects = subjectsOf(candidate.subject, tags);
+  instants[index * INSTANTS_PER_MANIFEST + PUSHED] = pushedMs;
+  instants[index * INSTANTS_PER_MANIFEST + BASE_FRESHNESS] = baseFreshnessMs;
+  instants[index * INSTANTS_PER_MANIFEST + LAST_ACTIVITY] = lastActivityMs;
   return {
     index,
     digest: candidate.digest,
     candidate,
-    pushedMs,
-    baseFreshnessMs,
-    lastActivityMs,
     pushedAt: normalizedInstant(candidate.pushedAt, pushedMs),
     lastActivityAt: normalizedInstant(lastActivityText, lastActivityMs),
     unreadableWhy,
@@ -416,6 +431,7 @@ function buildRepositoryStates(
     const candidates =
       group.parts.length === 1 ? (group.parts[0] as readonly RetentionCandidate[]) : group.parts.flat();
     const manifests: ManifestState[] = [];
+    const instants: InstantTable = new Float64Array(candidates.length * INSTANTS_PER_MANIFEST);
     let pending: RetentionCandidate | undefined;
     for (const position of sortedPositions(candidates.map((candidate) => candidate.digest))) {
       const candidate = candidates[position] as RetentionCandidate;
@@ -423,10 +439,10 @@ function buildRepositoryStates(
         pending = mergeCandidates(pending, candidate);
         continue;
       }
-      if (pending) manifests.push(buildManifestState(pending, manifests.length));
+      if (pending) manifests.push(buildManifestState(pending, manifests.length, instants));
       pending = candidate;
     }
-    if (pending) manifests.push(buildManifestState(pending, manifests.length));
+    if (pending) manifests.push(buildManifestState(pending, manifests.length, instants));
     let partialWhy = group.complete ? undefined : "the repository listing was incomplete";
     if (!partialWhy) {
       const owner = new Map<string, string>();
@@ -443,7 +459,13 @@ function buildRepositoryStates(
       }
     }
     const hidden = manifests.find((manifest) => manifest.mayHideChildren);
-    const hasChildren = manifests.some((manifest) => manifest.candidate.children.length > 0);
+    const parentFlags = new Uint8Array(manifests.length);
+    let hasChildren = false;
+    for (const manifest of manifests) {
+      if (manifest.candidate.children.length === 0) continue;
+      parentFlags[manifest.index] = 1;
+      hasChildren = true;
+    }
     const hasSubjects = manifests.some((manifest) => manifest.originalSubjects.length > 0);
     states.push({
       registry: group.registry,
@@ -454,11 +476,13 @@ function buildRepositoryStates(
         ? `${shortDigest(hidden.digest)} in this repository could not be read and may be an index whose children are unknown`
         : undefined,
       manifests,
+      instants,
       byDigest:
         hasChildren || hasSubjects
           ? new Map(manifests.map((manifest) => [manifest.digest, manifest]))
           : undefined,
       hasChildren,
+      parentFlags,
       rules: policy.rules.filter((rule) => rule.appliesToRepository(group.repository)),
     });
   }
@@ -511,7 +535,9 @@ const BEYOND_COUNT = 2;
  * WITHIN_COUNT (one of the top `count`) or BEYOND_COUNT. Counts are usually small, so the top is
  * then kept in a small sorted array while scanning instead of sorting the whole population.
  */
-function rankPopulation(rule: CompiledRule, manifests: readonly ManifestState[]): Uint8Array {
+function rankPopulation(rule: CompiledRule, repo: RepositoryState): Uint8Array {
+  const manifests = repo.manifests;
+  const instants = repo.instants;
   const status = new Uint8Array(manifests.length);
   const rank = rule.rank;
   if (!rank) return status;
@@ -528,8 +554,8 @@ function rankPopulation(rule: CompiledRule, manifests: readonly ManifestState[])
       if (byVersion !== 0) return byVersion;
     }
     return (
-      (manifests[right] as ManifestState).pushedMs - (manifests[left] as ManifestState).pushedMs ||
-      left - right
+      (instants[right * INSTANTS_PER_MANIFEST + PUSHED] as number) -
+        (instants[left * INSTANTS_PER_MANIFEST + PUSHED] as number) || left - right
     );
   };
   const members: number[] = [];
@@ -599,7 +625,7 @@ interface RankedRule {
 function rankRules(repo: RepositoryState): RankedRule[] {
   return repo.rules.map((rule) => ({
     rule,
-    ranking: rule.rank ? rankPopulation(rule, repo.manifests) : undefined,
+    ranking: rule.rank ? rankPopulation(rule, repo) : undefined,
   }));
 }
 
@@ -610,17 +636,19 @@ function rankRules(repo: RepositoryState): RankedRule[] {
 function matchRules(
   ranked: readonly RankedRule[],
   manifest: ManifestState,
+  instants: InstantTable,
   nowMs: number,
 ): RuleMatches | undefined {
   let result: RuleMatches | undefined;
   const index = manifest.index;
+  const baseFreshnessMs = instants[index * INSTANTS_PER_MANIFEST + BASE_FRESHNESS] as number;
   for (const { rule, ranking } of ranked) {
     if (rule.kind === "keep") {
       if (ranking && ranking[index] !== WITHIN_COUNT) continue;
       const matching = rule.tagMatcher ? matchingTags(rule, manifest) : undefined;
       if (matching && matching.length === 0) continue;
       if (rule.newerThanMs !== undefined) {
-        let freshness = manifest.baseFreshnessMs;
+        let freshness = baseFreshnessMs;
         for (const tag of manifest.tags) {
           if ((!matching || matching.includes(tag.name)) && !(tag.timeMs <= freshness))
             freshness = tag.timeMs;
@@ -637,7 +665,7 @@ function matchRules(
     if (rule.targetsUntagged) {
       if (manifest.tags.length > 0) continue;
       if (ranking && ranking[index] !== BEYOND_COUNT) continue;
-      if (!(nowMs - manifest.baseFreshnessMs > (rule.untaggedOlderThanMs ?? 0))) continue;
+      if (!(nowMs - baseFreshnessMs > (rule.untaggedOlderThanMs ?? 0))) continue;
       match = { rule, tags: NO_TAGS };
     } else {
       if (manifest.tags.length === 0) continue;
@@ -867,16 +895,19 @@ function protectGraph(repo: RepositoryState): void {
   }
   if (referrersBySubject.size === 0 && !repo.hasChildren) return;
   // One lookup per subject instead of one per manifest: referrers are few, manifests many.
-  const isSubject = new Uint8Array(repo.manifests.length);
+  // Indexes (fixed) and subjects of current referrers; flags by index, so that the scan below
+  // does not touch every manifest's listing entry.
+  const protectsOthers = repo.parentFlags.slice();
   for (const subject of referrersBySubject.keys()) {
     const target = findByDigest(repo, subject);
-    if (target) isSubject[target.index] = 1;
+    if (target) protectsOthers[target.index] = 1;
   }
   const visited = new Uint8Array(repo.manifests.length);
   const queue: ManifestState[] = [];
-  for (const manifest of repo.manifests) {
-    const protectsOthers = manifest.candidate.children.length > 0 || isSubject[manifest.index] === 1;
-    if (protectsOthers && manifest.alive && manifest.proposal?.action !== "delete") queue.push(manifest);
+  for (let index = 0; index < protectsOthers.length; index += 1) {
+    if (protectsOthers[index] !== 1) continue;
+    const manifest = repo.manifests[index] as ManifestState;
+    if (manifest.alive && manifest.proposal?.action !== "delete") queue.push(manifest);
   }
   while (queue.length > 0) {
     const survivor = queue.pop() as ManifestState;
@@ -917,7 +948,7 @@ function planRepositoryPasses(repo: RepositoryState, policy: CompiledPolicy, now
     const ranked = rankRules(repo);
     for (const manifest of repo.manifests) {
       if (!manifest.alive) continue;
-      const matches = ranked.length > 0 ? matchRules(ranked, manifest, nowMs) : undefined;
+      const matches = ranked.length > 0 ? matchRules(ranked, manifest, repo.instants, nowMs) : undefined;
       manifest.proposal = proposeForManifest(repo, manifest, matches, policy.protectLatest);
     }
     protectGraph(repo);
@@ -1055,7 +1086,7 @@ function capOrder(left: CapEntry, right: CapEntry): number {
 function applyCaps(byRepository: Map<RepositoryState, WorkingDecision[]>, caps: RetentionCaps): void {
   const toEntry = (work: WorkingDecision): CapEntry => ({
     pass: work.decision.pass,
-    activityMs: work.manifest.lastActivityMs,
+    activityMs: work.repo.instants[work.manifest.index * INSTANTS_PER_MANIFEST + LAST_ACTIVITY] as number,
     repoOrder: work.repoOrder,
     digest: work.manifest.digest,
     work,
