@@ -1,6 +1,6 @@
 import { encodeDigestKey, encodeRepositoryKey } from "../inventory/keys.js";
 import type { CoordinationMark, CoordinationMarks, MarkKey, VersionedMark } from "./coordinationMarks.js";
-import type { RetentionRequest, ScanRequest } from "./messages.js";
+import type { RetentionRequest, ScanReason, ScanRequest } from "./messages.js";
 import type { WorkQueue } from "./workQueue.js";
 
 /**
@@ -24,11 +24,15 @@ export interface ScanTarget {
   readonly registry: string;
   readonly repository: string;
   readonly digest: string;
+  /** Who asks for a first scan: an event (`push`, the default) or a sweep. A stale digest is a `rescan`. */
+  readonly reason?: Extract<ScanReason, "push" | "sweep">;
 }
 
 export interface RetentionTarget {
   readonly registry: string;
   readonly repository: string;
+  /** What asks for retention: an event (the default) or a sweep. */
+  readonly trigger?: RetentionRequest["trigger"];
 }
 
 export interface FollowUp {
@@ -96,7 +100,7 @@ export class FollowUpScheduler implements FollowUp {
         registry: target.registry,
         repository: target.repository,
         digest: target.digest,
-        reason: "push",
+        reason: lastScanMs === undefined ? (target.reason ?? "push") : "rescan",
         requestedAt: at,
       });
       await this.#mark(key, { claimedBy: claimId, queuedAt: at, dueAt: at }, existing?.version);
@@ -119,7 +123,7 @@ export class FollowUpScheduler implements FollowUp {
           version: 1,
           registry: target.registry,
           repository: target.repository,
-          trigger: "event",
+          trigger: target.trigger ?? "event",
           requestedAt: now.toISOString(),
         },
         { visibilityDelayMs: retentionDebounceMs },

@@ -151,7 +151,7 @@ export async function reconcileRepository(
   let retentionQueued = false;
   if (options.queueRetention) {
     const decision = await followUp.requestRetention(
-      { registry: target.registry, repository: target.repository },
+      { registry: target.registry, repository: target.repository, trigger: "sweep" },
       `sweep:${target.sweepId}`,
       observedAt,
     );
@@ -216,7 +216,12 @@ async function requestScans(
       while (next < images.length) {
         const summary = images[next++] as ManifestSummary;
         const decision = await followUp.requestScan(
-          { registry: target.registry, repository: target.repository, digest: summary.digest },
+          {
+            registry: target.registry,
+            repository: target.repository,
+            digest: summary.digest,
+            reason: "sweep",
+          },
           `sweep:${target.sweepId}`,
           now,
         );

@@ -63,6 +63,37 @@ describe("Class: FollowUpScheduler", () => {
     expect(await drainQueue(harness.scanQueue)).toHaveLength(2);
   });
 
+  it("says why it asks: push or sweep for a first scan, rescan for a stale one, and the retention trigger", async () => {
+    const scannedAt = new Date(NOW.getTime() - 30 * DAY).toISOString();
+    const harness = await createHarness(connectionString, {
+      scanFreshnessMs: 7 * DAY,
+      retentionDebounceMs: 1_000,
+      scanStatus: {
+        lastScannedAt: async (_r, _p, digest) => (digest === digestOf(22) ? scannedAt : undefined),
+      },
+    });
+    await harness.followUp.requestScan(target(20), "event", NOW);
+    await harness.followUp.requestScan({ ...target(21), reason: "sweep" }, "sweep:1", NOW);
+    await harness.followUp.requestScan({ ...target(22), reason: "sweep" }, "sweep:1", NOW);
+    const scans = (await drainQueue(harness.scanQueue)).map((body) => ScanRequestSchema.parse(body));
+    const reasonOf = (n: number) => scans.find((scan) => scan.digest === digestOf(n))?.reason;
+    expect([reasonOf(20), reasonOf(21), reasonOf(22)]).toEqual(["push", "sweep", "rescan"]);
+
+    await harness.followUp.requestRetention(
+      { registry: REGISTRY, repository: "team/swept", trigger: "sweep" },
+      "sweep:1",
+      NOW,
+    );
+    await harness.followUp.requestRetention({ registry: REGISTRY, repository: "team/evented" }, "e1", NOW);
+    await new Promise((resolve) => setTimeout(resolve, 2_200)); // the debounce window hides them until then
+    const retention = (await drainQueue(harness.retentionQueue)).map((body) =>
+      RetentionRequestSchema.parse(body),
+    );
+    const triggerOf = (repository: string) =>
+      retention.find((request) => request.repository === repository)?.trigger;
+    expect([triggerOf("team/swept"), triggerOf("team/evented")]).toEqual(["sweep", "event"]);
+  });
+
   it("does not queue again a digest that is marked, by this instance or another", async () => {
     const harness = await createHarness(connectionString);
     expect(await harness.followUp.requestScan(target(4), "e1", NOW)).toBe("queued");
