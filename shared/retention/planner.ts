@@ -401,6 +401,12 @@ function findByDigest(repo: RepositoryState, digest: string): ManifestState | un
   return repo.byDigest?.get(digest);
 }
 
+function indexByDigest(manifests: readonly ManifestState[]): Map<string, ManifestState> {
+  const index = new Map<string, ManifestState>();
+  for (const manifest of manifests) index.set(manifest.digest, manifest);
+  return index;
+}
+
 function buildRepositoryStates(
   listings: readonly RepositoryListing[],
   policy: CompiledPolicy,
@@ -477,10 +483,7 @@ function buildRepositoryStates(
         : undefined,
       manifests,
       instants,
-      byDigest:
-        hasChildren || hasSubjects
-          ? new Map(manifests.map((manifest) => [manifest.digest, manifest]))
-          : undefined,
+      byDigest: hasChildren || hasSubjects ? indexByDigest(manifests) : undefined,
       hasChildren,
       parentFlags,
       rules: policy.rules.filter((rule) => rule.appliesToRepository(group.repository)),
