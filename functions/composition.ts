@@ -2,8 +2,10 @@ import { loadConfig } from "../shared/config/config.js";
 import {
   buildIngestRuntime,
   buildRetentionRuntime,
+  buildSweepRuntime,
   type IngestRuntime,
   type RetentionRuntime,
+  type SweepRuntime,
 } from "../shared/runtime/index.js";
 
 /**
@@ -12,7 +14,7 @@ import {
  * clients survive between invocations. A failed build is retried by the next invocation.
  */
 
-export type { IngestRuntime, RetentionRuntime };
+export type { IngestRuntime, RetentionRuntime, SweepRuntime };
 
 let ingest: Promise<IngestRuntime> | undefined;
 
@@ -38,4 +40,17 @@ export function retentionRuntime(): Promise<RetentionRuntime> {
       throw error;
     });
   return retention;
+}
+
+let sweep: Promise<SweepRuntime> | undefined;
+
+/** The sweep functions' runtime (timer fan-out and reconcile queue trigger). */
+export function sweepRuntime(): Promise<SweepRuntime> {
+  sweep ??= Promise.resolve()
+    .then(() => buildSweepRuntime(loadConfig(process.env)))
+    .catch((error: unknown) => {
+      sweep = undefined;
+      throw error;
+    });
+  return sweep;
 }

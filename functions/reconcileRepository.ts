@@ -3,7 +3,7 @@ import { QUEUE_NAMES, STORAGE_CONNECTION } from "../shared/config/settings.js";
 import { ConfigurationError } from "../shared/errors/index.js";
 import { ReconcileRequestSchema } from "../shared/queues/messages.js";
 import { reconcileRepository } from "../shared/sweep/reconcileRepository.js";
-import { type SweepRuntime, sweepRuntime } from "./sweepRuntime.js";
+import { type SweepRuntime, sweepRuntime } from "./composition.js";
 
 /**
  * Queue trigger on `reconcile-requests`: one repository of one sweep per message.

@@ -1,7 +1,7 @@
 import { app, type InvocationContext, type Timer } from "@azure/functions";
 import { ensureError } from "../shared/errors/index.js";
 import { startSweep } from "../shared/sweep/startSweep.js";
-import { type SweepRuntime, sweepRuntime } from "./sweepRuntime.js";
+import { type SweepRuntime, sweepRuntime } from "./composition.js";
 
 /**
  * Timer trigger (ACR_STEWARD_SWEEP_SCHEDULE): for every allow-listed registry, lists the catalog to

@@ -22,3 +22,4 @@ export {
   type RetentionRuntime,
   type RetentionRuntimeParts,
 } from "./retentionRuntime.js";
+export { buildSweepRuntime, type SweepRuntime, type SweepRuntimeParts } from "./sweepRuntime.js";

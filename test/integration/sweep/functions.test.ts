@@ -3,7 +3,6 @@ import { QueueClient } from "@azure/storage-queue";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createReconcileRepositoryHandler } from "../../../functions/reconcileRepository.js";
 import { createSweepHandler } from "../../../functions/sweep.js";
-import { buildSweepRuntime, type SweepRuntime } from "../../../functions/sweepRuntime.js";
 import { loadConfig } from "../../../shared/config/config.js";
 import {
   decodeQueueMessage,
@@ -11,6 +10,7 @@ import {
   ReconcileRequestSchema,
 } from "../../../shared/queues/messages.js";
 import { openRegistry } from "../../../shared/registry/openRegistry.js";
+import { buildSweepRuntime, type SweepRuntime } from "../../../shared/runtime/index.js";
 import { startTestEmulator, type TestEmulator } from "../../helpers/emulator.js";
 import { getTestStorage, stopTestStorage, uniqueName } from "../../helpers/storage.js";
 import { inventoryView, registryTruth } from "./harness.js";
