@@ -260,7 +260,7 @@ interface Measurement {
   planningRssMb: number;
   /** Heap in use with the input loaded, after a full collection. */
   inputHeapMb: number;
-  /** Heap the result keeps (plan held, after a full collection) minus the input heap. */
+  /** Heap the result keeps alive: after full collections, with the plan held minus just before it. */
   resultHeapMb: number;
   result: Record<string, number>;
 }
@@ -306,16 +306,19 @@ function measure(scenario: ScenarioName, algorithm: Algorithm): Measurement {
   const cpuTimes = [cpuMs(firstCpu)];
   const peakAfterFirst = process.resourceUsage().maxRSS * 1024;
   if (gc) {
-    // What the answer itself occupies: run once more holding it, collect, and compare with the input.
+    // What the answer itself keeps alive: heap after full collections with it held, minus just
+    // before it was computed (the input and everything else unchanged).
+    gc();
+    gc();
+    const before = process.memoryUsage().heapUsed;
     heldResults.push(
       algorithm === "naive"
         ? naivePlan(naiveInput, policy)
         : planRetention(listings, policy, { now: NOW, caps: CAPS }),
     );
-    // Twice: one full collection can leave sweeping unfinished, and heapUsed then still counts garbage.
     gc();
     gc();
-    resultHeap = process.memoryUsage().heapUsed - inputHeap;
+    resultHeap = process.memoryUsage().heapUsed - before;
     heldResults.length = 0;
   }
   const times = [firstMs];
@@ -396,7 +399,7 @@ function main(): void {
     scenarios: rows,
     notes: [
       "Times are the median of the runs in a fresh process, garbage collected between runs (the first run is cold and counted).",
-      "Memory: the target applies to planningRssMb, what planning adds at its peak (maximum RSS during the first run minus inputRssMb, the process with the input loaded and collected; garbage not yet collected included). peakRssMb is the whole process, input included. resultHeapMb is what the returned plan occupies after a full collection; inputHeapMb the input's heap.",
+      "Memory: the target applies to planningRssMb, what planning adds at its peak (maximum RSS during the first run minus inputRssMb, the process with the input loaded and collected; garbage not yet collected included). peakRssMb is the whole process, input included. resultHeapMb is what the returned plan keeps alive (heap after full collections with it held, minus just before it was computed); inputHeapMb is the heap holding the input.",
       "medianCpuMs counts every thread of the process (parallel GC included); on a loaded machine it is the steadier figure.",
       "The naive loop does less work: no index children, referrers, locks, fixed-point passes or reasons. Its deleteDigests count includes platform children and signatures that the planner's guards keep.",
       "Data: ~20 % multi-arch indexes with two children, signatures on 10-30 % of images, 25 % untagged leftovers, tags spread over two years.",
