@@ -13,7 +13,7 @@ import { getTestStorage, stopTestStorage, uniqueName } from "../../helpers/stora
 /**
  * The retention functions without the Functions host: handlers called with `InvocationContext`
  * and `HttpRequest`, a real Azurite for audit rows and leases, and the in-memory registry.
- * Registrations are checked in retentionRegistration.test.ts.
+ * Registrations are checked in registration.test.ts.
  */
 const REGISTRY = "contoso.azurecr.io";
 const DAY = 86_400_000;
