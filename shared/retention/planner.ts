@@ -99,11 +99,8 @@ interface RepositoryState {
   readonly hasChildren: boolean;
   /** By manifest index: 1 where the manifest lists platform children. */
   readonly parentFlags: Uint8Array;
-  /**
-   * Manifests by digest, only where children or subjects need looking up (a hash lookup is several
-   * times cheaper than a binary search over 100,000 digests; repositories without a graph skip it).
-   */
-  readonly byDigest: Map<string, ManifestState> | undefined;
+  /** Manifests by digest, only where children or subjects need looking up. */
+  readonly byDigest: DigestIndex | undefined;
   readonly rules: readonly CompiledRule[];
 }
 
@@ -397,14 +394,56 @@ export function sortedPositions(keys: readonly string[]): number[] {
   return positions;
 }
 
-function findByDigest(repo: RepositoryState, digest: string): ManifestState | undefined {
-  return repo.byDigest?.get(digest);
+/**
+ * Looks manifests up by digest in their digest-sorted list. Each digest's first characters after
+ * the prefix all of them share are packed into a number, in an order that agrees with the order
+ * of the strings; a binary search over those numbers finds the candidates, and the string decides.
+ * Lookups are far fewer than manifests, so this costs less than hashing every digest into a map.
+ */
+interface DigestIndex {
+  readonly sharedPrefix: string;
+  readonly keys: Float64Array;
+  readonly manifests: readonly ManifestState[];
 }
 
-function indexByDigest(manifests: readonly ManifestState[]): Map<string, ManifestState> {
-  const index = new Map<string, ManifestState>();
-  for (const manifest of manifests) index.set(manifest.digest, manifest);
-  return index;
+const DIGEST_KEY_CHARS = 5;
+const DIGEST_KEY_BASE = 512;
+
+/** Never decreases as the string grows in code-unit order (0 is "ended"; codes past 510 tie). */
+function digestKey(digest: string, from: number): number {
+  let key = 0;
+  for (let offset = 0; offset < DIGEST_KEY_CHARS; offset += 1) {
+    const at = from + offset;
+    key = key * DIGEST_KEY_BASE + (at < digest.length ? Math.min(digest.charCodeAt(at), 510) + 1 : 0);
+  }
+  return key;
+}
+
+function findByDigest(repo: RepositoryState, digest: string): ManifestState | undefined {
+  const index = repo.byDigest;
+  if (!index || !digest.startsWith(index.sharedPrefix)) return undefined;
+  const key = digestKey(digest, index.sharedPrefix.length);
+  const keys = index.keys;
+  let low = 0;
+  let high = keys.length;
+  while (low < high) {
+    const middle = (low + high) >>> 1;
+    if ((keys[middle] as number) < key) low = middle + 1;
+    else high = middle;
+  }
+  for (let at = low; at < keys.length && keys[at] === key; at += 1) {
+    const manifest = index.manifests[at] as ManifestState;
+    if (manifest.digest === digest) return manifest;
+  }
+  return undefined;
+}
+
+/** The prefix every string of a sorted list shares: the one its first and last share. */
+function sharedPrefixLength(first: string, last: string): number {
+  const limit = Math.min(first.length, last.length);
+  let at = 0;
+  while (at < limit && first.charCodeAt(at) === last.charCodeAt(at)) at += 1;
+  return at;
 }
 
 function buildRepositoryStates(
@@ -438,19 +477,48 @@ function buildRepositoryStates(
       group.parts.length === 1 ? (group.parts[0] as readonly RetentionCandidate[]) : group.parts.flat();
     const manifests: ManifestState[] = [];
     const instants: InstantTable = new Float64Array(candidates.length * INSTANTS_PER_MANIFEST);
-    let pending: RetentionCandidate | undefined;
-    for (const position of sortedPositions(candidates.map((candidate) => candidate.digest))) {
-      const candidate = candidates[position] as RetentionCandidate;
-      if (pending?.digest === candidate.digest) {
-        pending = mergeCandidates(pending, candidate);
-        continue;
+    const parentFlags = new Uint8Array(candidates.length);
+    let hasChildren = false;
+    let hasSubjects = false;
+    let hidden: ManifestState | undefined;
+    // Every tag name seen so far: one hash operation per tag. Only when a name repeats is the
+    // listing walked again, to name the first conflict and both its owners.
+    const tagsSeen: Set<string> | undefined = group.complete ? new Set<string>() : undefined;
+    let tagConflict = false;
+    const order = sortedPositions(candidates.map((candidate) => candidate.digest));
+    const firstDigest = order.length > 0 ? (candidates[order[0] as number] as RetentionCandidate).digest : "";
+    const lastDigest =
+      order.length > 0 ? (candidates[order[order.length - 1] as number] as RetentionCandidate).digest : "";
+    const shared = sharedPrefixLength(firstDigest, lastDigest);
+    // Filled while each digest is at hand; used when children or subjects need looking up.
+    const digestKeys = new Float64Array(candidates.length);
+    for (let at = 0; at < order.length; ) {
+      let candidate = candidates[order[at] as number] as RetentionCandidate;
+      at += 1;
+      for (; at < order.length; at += 1) {
+        const next = candidates[order[at] as number] as RetentionCandidate;
+        if (next.digest !== candidate.digest) break;
+        candidate = mergeCandidates(candidate, next);
       }
-      if (pending) manifests.push(buildManifestState(pending, manifests.length, instants));
-      pending = candidate;
+      digestKeys[manifests.length] = digestKey(candidate.digest, shared);
+      const manifest = buildManifestState(candidate, manifests.length, instants);
+      manifests.push(manifest);
+      if (candidate.children.length > 0) {
+        parentFlags[manifest.index] = 1;
+        hasChildren = true;
+      }
+      if (manifest.originalSubjects.length > 0) hasSubjects = true;
+      if (manifest.mayHideChildren) hidden ??= manifest;
+      if (tagsSeen && !tagConflict) {
+        for (const tag of manifest.originalTags) {
+          const before = tagsSeen.size;
+          tagsSeen.add(tag);
+          if (tagsSeen.size === before) tagConflict = true;
+        }
+      }
     }
-    if (pending) manifests.push(buildManifestState(pending, manifests.length, instants));
     let partialWhy = group.complete ? undefined : "the repository listing was incomplete";
-    if (!partialWhy) {
+    if (tagConflict) {
       const owner = new Map<string, string>();
       for (const manifest of manifests) {
         for (const tag of manifest.originalTags) {
@@ -464,15 +532,6 @@ function buildRepositoryStates(
         if (partialWhy) break;
       }
     }
-    const hidden = manifests.find((manifest) => manifest.mayHideChildren);
-    const parentFlags = new Uint8Array(manifests.length);
-    let hasChildren = false;
-    for (const manifest of manifests) {
-      if (manifest.candidate.children.length === 0) continue;
-      parentFlags[manifest.index] = 1;
-      hasChildren = true;
-    }
-    const hasSubjects = manifests.some((manifest) => manifest.originalSubjects.length > 0);
     states.push({
       registry: group.registry,
       repository: group.repository,
@@ -483,9 +542,21 @@ function buildRepositoryStates(
         : undefined,
       manifests,
       instants,
-      byDigest: hasChildren || hasSubjects ? indexByDigest(manifests) : undefined,
+      byDigest:
+        hasChildren || hasSubjects
+          ? {
+              sharedPrefix: firstDigest.slice(0, shared),
+              keys:
+                manifests.length === candidates.length
+                  ? digestKeys
+                  : digestKeys.subarray(0, manifests.length),
+              manifests,
+            }
+          : undefined,
       hasChildren,
-      parentFlags,
+      // Merged duplicates leave fewer manifests than candidates.
+      parentFlags:
+        manifests.length === candidates.length ? parentFlags : parentFlags.subarray(0, manifests.length),
       rules: policy.rules.filter((rule) => rule.appliesToRepository(group.repository)),
     });
   }
@@ -842,7 +913,7 @@ function proposeForManifest(
     if (removable.length === manifest.tags.length) {
       proposal = {
         action: "delete",
-        tags: removable.slice(),
+        tags: removable,
         ruleId: firstRule.rule.id,
         guard: null,
         reason: `deleted by ${why}`,
@@ -854,7 +925,7 @@ function proposeForManifest(
       const stayWhy = firstKeep ? ` (${describeKeep(firstKeep)})` : tagGuard ? ` (${tagGuard.why})` : "";
       proposal = {
         action: "untag",
-        tags: removable.slice(),
+        tags: removable,
         ruleId: firstRule.rule.id,
         guard: null,
         reason: `untagged by ${why}; ${quoteList(staying)} ${staying.length === 1 ? "stays" : "stay"}${stayWhy}`,
@@ -1126,6 +1197,17 @@ function applyCaps(byRepository: Map<RepositoryState, WorkingDecision[]>, caps: 
   for (const repo of affected) restoreInvariantsAfterHoldBack(repo, byRepository.get(repo) ?? []);
 }
 
+/** Whether applying the caps would hold anything back: more actions in one repository or in all than allowed. */
+function capReached(totalsByRepository: readonly RetentionTotals[], caps: RetentionCaps): boolean {
+  let actions = 0;
+  for (const totals of totalsByRepository) {
+    const inRepository = totals.delete + totals.untag;
+    if (inRepository > caps.perRepository) return true;
+    actions += inRepository;
+  }
+  return actions > caps.global;
+}
+
 /** Repeats until stable: later passes wait for held-back earlier ones; survivors keep children and referrers. */
 function restoreInvariantsAfterHoldBack(repo: RepositoryState, list: WorkingDecision[]): void {
   const byDigest = new Map(list.map((work) => [work.manifest.digest, work]));
@@ -1231,25 +1313,39 @@ export function planRetention(
   if (Number.isNaN(nowMs)) throw new RangeError("planRetention: 'now' is not a valid date");
   const compiled = compileRetentionPolicy(policy);
   const repositories = buildRepositoryStates(listings, compiled);
-  const byRepository = new Map<RepositoryState, WorkingDecision[]>();
-  repositories.forEach((repo, repoOrder) => {
+  const decisionsByRepository = repositories.map((repo) => {
     planRepositoryPasses(repo, compiled, nowMs);
-    byRepository.set(
-      repo,
-      repo.manifests.map((manifest) => ({ repo, repoOrder, manifest, decision: initialDecision(manifest) })),
-    );
+    return repo.manifests.map(initialDecision);
   });
-  applyCaps(byRepository, options.caps);
-  const repositoryPlans: RepositoryPlan[] = repositories.map((repo) => {
-    const decisions = (byRepository.get(repo) ?? []).map((work) => work.decision);
-    return {
-      registry: repo.registry,
-      repository: repo.repository,
-      listingComplete: repo.listingComplete,
-      decisions,
-      totals: totalsOf(decisions),
-    };
-  });
+  let totalsByRepository = decisionsByRepository.map(totalsOf);
+  // The working records the caps need exist only when a cap is reached: usually none is.
+  if (capReached(totalsByRepository, options.caps)) {
+    const byRepository = new Map<RepositoryState, WorkingDecision[]>();
+    repositories.forEach((repo, repoOrder) => {
+      const decisions = decisionsByRepository[repoOrder] as RetentionDecision[];
+      byRepository.set(
+        repo,
+        repo.manifests.map((manifest, position) => ({
+          repo,
+          repoOrder,
+          manifest,
+          decision: decisions[position] as RetentionDecision,
+        })),
+      );
+    });
+    applyCaps(byRepository, options.caps);
+    repositories.forEach((repo, repoOrder) => {
+      decisionsByRepository[repoOrder] = (byRepository.get(repo) ?? []).map((work) => work.decision);
+    });
+    totalsByRepository = decisionsByRepository.map(totalsOf);
+  }
+  const repositoryPlans: RepositoryPlan[] = repositories.map((repo, repoOrder) => ({
+    registry: repo.registry,
+    repository: repo.repository,
+    listingComplete: repo.listingComplete,
+    decisions: decisionsByRepository[repoOrder] as RetentionDecision[],
+    totals: totalsByRepository[repoOrder] as RetentionTotals,
+  }));
   return {
     version: 1,
     plannedAt: options.now.toISOString(),
