@@ -167,8 +167,10 @@ describe("scanner/main.ts as a process", () => {
     expect((await requests.peekMessages()).peekedMessageItems).toEqual([]);
     expect(await store().latest(imageDigest)).toBeUndefined();
 
-    // Once its visibility timeout has passed, the next execution gets it.
-    await new Promise((resolve) => setTimeout(resolve, 2500));
+    // The message comes back after its visibility timeout (2 s), but the dead worker's lease on the
+    // digest lasts twice that from its last renewal, so an execution in between would rightly answer
+    // "busy". Past both, the next execution gets it.
+    await new Promise((resolve) => setTimeout(resolve, 4500));
     const fast = await trivyWrapper({ FAKE_TRIVY_FIXTURE: "alpine-39" });
     const second = startWorker(fast);
     expect(await second.exited).toBe(0);
