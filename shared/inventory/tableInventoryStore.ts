@@ -30,6 +30,7 @@ import type {
   TagRecord,
 } from "./ports.js";
 import { observed, type StorageCallObserver, storageStatus, translateStorageError } from "./storageErrors.js";
+import { createTableIfMissing } from "./tableClients.js";
 
 /**
  * The inventory on Azure Table Storage.
@@ -178,13 +179,7 @@ export class TableInventoryStore implements InventoryStore {
   /** Creates the tables if they do not exist (idempotent; run once per process). */
   async ensureTables(): Promise<void> {
     for (const [name, client] of Object.entries(this.#tables)) {
-      await this.#call(`create table ${name}`, async () => {
-        try {
-          await client.createTable();
-        } catch (error) {
-          if (storageStatus(error) !== 409) throw error;
-        }
-      });
+      await this.#call(`create table ${name}`, () => createTableIfMissing(client));
     }
   }
 

@@ -5,6 +5,7 @@ import {
   storageStatus,
   translateStorageError,
 } from "../inventory/storageErrors.js";
+import { createTableIfMissing } from "../inventory/tableClients.js";
 
 /**
  * Marks in the `coordination` table that keep follow-up work single: "a scan of this digest was
@@ -54,13 +55,7 @@ export class TableCoordinationMarks implements CoordinationMarks {
   }
 
   async ensureTable(): Promise<void> {
-    await this.#call("create table coordination", async () => {
-      try {
-        await this.#client.createTable();
-      } catch (error) {
-        if (storageStatus(error) !== 409) throw error;
-      }
-    });
+    await this.#call("create table coordination", () => createTableIfMissing(this.#client));
   }
 
   async get(key: MarkKey): Promise<VersionedMark | undefined> {

@@ -9,6 +9,7 @@ import {
   storageStatus,
   translateStorageError,
 } from "../inventory/storageErrors.js";
+import { createTableIfMissing } from "../inventory/tableClients.js";
 
 /**
  * Sweep runs and their per-repository completion marks, in the `coordination` table. A run has an
@@ -120,13 +121,7 @@ export class TableSweepProgress implements SweepProgress {
   }
 
   async ensureTable(): Promise<void> {
-    await this.#call("create table coordination", async () => {
-      try {
-        await this.#client.createTable();
-      } catch (error) {
-        if (storageStatus(error) !== 409) throw error;
-      }
-    });
+    await this.#call("create table coordination", () => createTableIfMissing(this.#client));
   }
 
   async lastRun(registry: string): Promise<SweepRun | undefined> {

@@ -1,7 +1,8 @@
 import type { TableClient } from "@azure/data-tables";
 import { auditDayKey } from "../../inventory/keys.js";
 import { eventTimeOrder } from "../../inventory/model.js";
-import { storageStatus, translateStorageError } from "../../inventory/storageErrors.js";
+import { translateStorageError } from "../../inventory/storageErrors.js";
+import { createTableIfMissing } from "../../inventory/tableClients.js";
 import type { AuditLog, AuditRow } from "../ports.js";
 
 /**
@@ -32,11 +33,9 @@ export class TableRetentionAuditLog implements AuditLog {
   }
 
   async ensureTable(): Promise<void> {
-    try {
-      await this.#client.createTable();
-    } catch (error) {
-      if (storageStatus(error) !== 409) throw translateStorageError(error, "create table audit");
-    }
+    await createTableIfMissing(this.#client).catch((error: unknown) => {
+      throw translateStorageError(error, "create table audit");
+    });
   }
 
   async append(row: AuditRow): Promise<void> {

@@ -1,6 +1,7 @@
 import type { TableClient } from "@azure/data-tables";
 import { encodeRepositoryKey } from "../../inventory/keys.js";
 import { storageStatus, translateStorageError } from "../../inventory/storageErrors.js";
+import { createTableIfMissing } from "../../inventory/tableClients.js";
 import type { Clock, Lease, RepositoryLeases } from "../ports.js";
 import { systemClock } from "../ports.js";
 
@@ -29,11 +30,9 @@ export class TableRepositoryLeases implements RepositoryLeases {
   }
 
   async ensureTable(): Promise<void> {
-    try {
-      await this.#client.createTable();
-    } catch (error) {
-      if (storageStatus(error) !== 409) throw translateStorageError(error, "create table coordination");
-    }
+    await createTableIfMissing(this.#client).catch((error: unknown) => {
+      throw translateStorageError(error, "create table coordination");
+    });
   }
 
   async acquire(

@@ -7,6 +7,7 @@ import {
   storageStatus,
   translateStorageError,
 } from "../../inventory/storageErrors.js";
+import { createTableIfMissing } from "../../inventory/tableClients.js";
 import type { ScanStatusLookup } from "../../queues/followUp.js";
 import { compareSeverity, type Severity, SeverityCountsSchema } from "../severity.js";
 import { type ScanRecord, ScanRecordSchema } from "./scanRecord.js";
@@ -222,13 +223,7 @@ export class TableScanStore implements ScanStore, ScanLeases, ScanStatusLookup {
   }
 
   async ensureTable(): Promise<void> {
-    await this.#call(`create table ${this.#client.tableName}`, async () => {
-      try {
-        await this.#client.createTable();
-      } catch (error) {
-        if (storageStatus(error) !== 409) throw error;
-      }
-    });
+    await this.#call(`create table ${this.#client.tableName}`, () => createTableIfMissing(this.#client));
   }
 
   async record(record: ScanRecord): Promise<void> {
