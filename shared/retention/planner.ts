@@ -312,7 +312,8 @@ function normalizedInstant(text: string | undefined, milliseconds: number): stri
 
 function subjectsOf(subjectField: string | undefined, tags: readonly TagState[]): readonly string[] {
   let subjects: string[] | undefined = subjectField ? [subjectField] : undefined;
-  for (const tag of tags) {
+  for (let position = 0; position < tags.length; position += 1) {
+    const tag = tags[position] as TagState;
     if (!tag.name.startsWith("sha256-")) continue;
     const match = COSIGN_REFERRER_TAG.exec(tag.name);
     if (match) {
@@ -342,14 +343,16 @@ export function sortedPositions(keys: readonly string[]): number[] {
   if (count < RADIX_SORT_FROM) return positions.sort(byKeyThenPosition);
   const first = keys[0] as string;
   let common = first.length;
-  for (const key of keys) {
+  for (let position = 0; position < count; position += 1) {
+    const key = keys[position] as string;
     const limit = Math.min(common, key.length);
     let at = 0;
     while (at < limit && key.charCodeAt(at) === first.charCodeAt(at)) at += 1;
     common = at;
   }
   const seen = new Uint8Array(65_536);
-  for (const key of keys) {
+  for (let position = 0; position < count; position += 1) {
+    const key = keys[position] as string;
     const end = Math.min(key.length, common + RADIX_WINDOW);
     for (let at = common; at < end; at += 1) seen[key.charCodeAt(at)] = 1;
   }
@@ -471,13 +474,9 @@ function buildRepositoryStates(
   }
   const states: RepositoryState[] = [];
   for (const group of grouped.values()) {
-    // Sorting by digest (stable) puts the answers about one manifest next to each other, in input
-    // order: they are merged there, without a map of 100,000 digests.
     const candidates =
       group.parts.length === 1 ? (group.parts[0] as readonly RetentionCandidate[]) : group.parts.flat();
-    const manifests: ManifestState[] = [];
-    const instants: InstantTable = new Float64Array(candidates.length * INSTANTS_PER_MANIFEST);
-    const parentFlags = new Uint8Array(candidates.length);
+    const count = candidates.length;
     let hasChildren = false;
     let hasSubjects = false;
     let hidden: ManifestState | undefined;
@@ -485,32 +484,62 @@ function buildRepositoryStates(
     // listing walked again, to name the first conflict and both its owners.
     const tagsSeen: Set<string> | undefined = group.complete ? new Set<string>() : undefined;
     let tagConflict = false;
-    const order = sortedPositions(candidates.map((candidate) => candidate.digest));
-    const firstDigest = order.length > 0 ? (candidates[order[0] as number] as RetentionCandidate).digest : "";
-    const lastDigest =
-      order.length > 0 ? (candidates[order[order.length - 1] as number] as RetentionCandidate).digest : "";
+    const digests: string[] = new Array(count);
+    for (let position = 0; position < count; position += 1)
+      digests[position] = (candidates[position] as RetentionCandidate).digest;
+    // Manifests are numbered in digest order (a stable sort: answers about one manifest from
+    // several listings end up next to each other, in input order).
+    const order = sortedPositions(digests);
+    const firstDigest = count > 0 ? (digests[order[0] as number] as string) : "";
+    const lastDigest = count > 0 ? (digests[order[count - 1] as number] as string) : "";
     const shared = sharedPrefixLength(firstDigest, lastDigest);
-    // Filled while each digest is at hand; used when children or subjects need looking up.
-    const digestKeys = new Float64Array(candidates.length);
-    for (let at = 0; at < order.length; ) {
-      let candidate = candidates[order[at] as number] as RetentionCandidate;
-      at += 1;
-      for (; at < order.length; at += 1) {
-        const next = candidates[order[at] as number] as RetentionCandidate;
-        if (next.digest !== candidate.digest) break;
-        candidate = mergeCandidates(candidate, next);
-      }
-      digestKeys[manifests.length] = digestKey(candidate.digest, shared);
-      const manifest = buildManifestState(candidate, manifests.length, instants);
-      manifests.push(manifest);
+    const keyAt = new Float64Array(count);
+    for (let position = 0; position < count; position += 1)
+      keyAt[position] = digestKey(digests[position] as string, shared);
+    const numberAt = new Int32Array(count);
+    let manifestCount = 0;
+    let merged: Map<number, RetentionCandidate> | undefined;
+    for (let at = 0; at < count; at += 1) {
+      const position = order[at] as number;
+      const previous = at > 0 ? (order[at - 1] as number) : -1;
+      if (previous >= 0 && keyAt[previous] === keyAt[position] && digests[previous] === digests[position]) {
+        const number = numberAt[previous] as number;
+        numberAt[position] = number;
+        merged ??= new Map();
+        merged.set(
+          number,
+          mergeCandidates(
+            merged.get(number) ?? (candidates[previous] as RetentionCandidate),
+            candidates[position] as RetentionCandidate,
+          ),
+        );
+      } else numberAt[position] = manifestCount++;
+    }
+    // The states are built in input order: reading a large listing where it lies in memory is
+    // much faster than reading it in digest order.
+    const manifests: ManifestState[] = new Array(manifestCount);
+    const built = new Uint8Array(manifestCount);
+    const instants: InstantTable = new Float64Array(manifestCount * INSTANTS_PER_MANIFEST);
+    const parentFlags = new Uint8Array(manifestCount);
+    const digestKeys = new Float64Array(manifestCount);
+    for (let position = 0; position < count; position += 1) {
+      const number = numberAt[position] as number;
+      if (built[number] === 1) continue;
+      built[number] = 1;
+      const candidate = merged?.get(number) ?? (candidates[position] as RetentionCandidate);
+      digestKeys[number] = keyAt[position] as number;
+      const manifest = buildManifestState(candidate, number, instants);
+      manifests[number] = manifest;
       if (candidate.children.length > 0) {
         parentFlags[manifest.index] = 1;
         hasChildren = true;
       }
       if (manifest.originalSubjects.length > 0) hasSubjects = true;
-      if (manifest.mayHideChildren) hidden ??= manifest;
+      if (manifest.mayHideChildren && (!hidden || number < hidden.index)) hidden = manifest;
       if (tagsSeen && !tagConflict) {
-        for (const tag of manifest.originalTags) {
+        const names = manifest.originalTags;
+        for (let position = 0; position < names.length; position += 1) {
+          const tag = names[position] as string;
           const before = tagsSeen.size;
           tagsSeen.add(tag);
           if (tagsSeen.size === before) tagConflict = true;
@@ -546,17 +575,12 @@ function buildRepositoryStates(
         hasChildren || hasSubjects
           ? {
               sharedPrefix: firstDigest.slice(0, shared),
-              keys:
-                manifests.length === candidates.length
-                  ? digestKeys
-                  : digestKeys.subarray(0, manifests.length),
+              keys: digestKeys,
               manifests,
             }
           : undefined,
       hasChildren,
-      // Merged duplicates leave fewer manifests than candidates.
-      parentFlags:
-        manifests.length === candidates.length ? parentFlags : parentFlags.subarray(0, manifests.length),
+      parentFlags,
       rules: policy.rules.filter((rule) => rule.appliesToRepository(group.repository)),
     });
   }
@@ -575,21 +599,38 @@ function buildRepositoryStates(
  */
 function matchingTags(rule: CompiledRule, manifest: ManifestState): readonly string[] {
   const matcher = rule.tagMatcher;
+  const tags = manifest.tags;
   let result: string[] | undefined;
-  for (const tag of manifest.tags) {
-    if (matcher && !matcher(tag.name)) continue;
+  for (let position = 0; position < tags.length; position += 1) {
+    const name = (tags[position] as TagState).name;
+    if (matcher && !matcher(name)) continue;
     result ??= [];
-    result.push(tag.name);
+    result.push(name);
   }
   return result ?? NO_TAGS;
+}
+
+/** Whether the rule's tag condition matches one of the manifest's current tags (any tag without one). */
+function hasMatchingTag(rule: CompiledRule, manifest: ManifestState): boolean {
+  const matcher = rule.tagMatcher;
+  const tags = manifest.tags;
+  if (!matcher) return tags.length > 0;
+  for (let position = 0; position < tags.length; position += 1)
+    if (matcher((tags[position] as TagState).name)) return true;
+  return false;
 }
 
 const isRankable = (manifest: ManifestState): boolean =>
   manifest.alive && manifest.unreadableWhy === undefined && manifest.subjects.length === 0;
 
-function highestVersion(tags: readonly string[]): SemanticVersion | undefined {
+/** The highest semantic version among the manifest's current tags that the rule's tag condition matches. */
+function highestMatchingVersion(rule: CompiledRule, manifest: ManifestState): SemanticVersion | undefined {
+  const matcher = rule.tagMatcher;
+  const tags = manifest.tags;
   let best: SemanticVersion | undefined;
-  for (const name of tags) {
+  for (let position = 0; position < tags.length; position += 1) {
+    const name = (tags[position] as TagState).name;
+    if (matcher && !matcher(name)) continue;
     const version = parseSemanticVersion(name);
     if (version && (!best || compareSemanticVersions(version, best) > 0)) best = version;
   }
@@ -640,13 +681,11 @@ function rankPopulation(rule: CompiledRule, repo: RepositoryState): Uint8Array {
       if (manifest.tags.length > 0) continue;
     } else {
       if (manifest.tags.length === 0) continue;
-      const considered = matchingTags(rule, manifest);
-      if (considered.length === 0) continue;
       if (bySemver) {
-        const version = highestVersion(considered);
+        const version = highestMatchingVersion(rule, manifest);
         if (!version) continue;
         versions[index] = version;
-      }
+      } else if (!hasMatchingTag(rule, manifest)) continue;
     }
     status[index] = BEYOND_COUNT;
     members.push(index);
@@ -673,8 +712,8 @@ function rankPopulation(rule: CompiledRule, repo: RepositoryState): Uint8Array {
 /** What one rule said about one manifest; reasons are written only for the final decision. */
 interface KeepMatch {
   readonly rule: CompiledRule;
-  /** The protected tags, or undefined when the rule protects the whole manifest. */
-  readonly tags: readonly string[] | undefined;
+  /** The protected tags (a keep rule without a tag condition protects the whole manifest instead). */
+  readonly tags: readonly string[];
 }
 interface DeleteMatch {
   readonly rule: CompiledRule;
@@ -703,57 +742,85 @@ function rankRules(repo: RepositoryState): RankedRule[] {
   }));
 }
 
+/** Whether a keep rule's freshness condition holds (true without one). */
+function isFreshEnough(
+  rule: CompiledRule,
+  manifest: ManifestState,
+  matching: readonly string[] | undefined,
+  baseFreshnessMs: number,
+  nowMs: number,
+): boolean {
+  if (rule.newerThanMs === undefined) return true;
+  let freshness = baseFreshnessMs;
+  const tags = manifest.tags;
+  for (let position = 0; position < tags.length; position += 1) {
+    const tag = tags[position] as TagState;
+    if ((!matching || matching.includes(tag.name)) && !(tag.timeMs <= freshness)) freshness = tag.timeMs;
+  }
+  return !Number.isNaN(freshness) && nowMs - freshness < rule.newerThanMs;
+}
+
+function isDoomedTag(rule: CompiledRule, tag: TagState, nowMs: number): boolean {
+  if (rule.taggedOlderThanMs !== undefined && !(nowMs - tag.timeMs > rule.taggedOlderThanMs)) return false;
+  return !rule.tagMatcher || rule.tagMatcher(tag.name);
+}
+
 /**
- * What every rule says about one (alive) manifest, in rule order; undefined when none matched.
- * Evaluated manifest by manifest so that the matches are garbage before the next manifest.
+ * The current tags a tag-targeting delete rule removes, or undefined. When it removes every tag and
+ * no earlier pass removed any, the manifest's own list of original tags is returned (not copied).
  */
-function matchRules(
+function doomedTags(
+  rule: CompiledRule,
+  manifest: ManifestState,
+  nowMs: number,
+): readonly string[] | undefined {
+  const tags = manifest.tags;
+  let count = 0;
+  for (let position = 0; position < tags.length; position += 1)
+    if (isDoomedTag(rule, tags[position] as TagState, nowMs)) count += 1;
+  if (count === 0) return undefined;
+  if (count === tags.length && tags.length === manifest.originalTags.length) return manifest.originalTags;
+  const doomed: string[] = [];
+  for (let position = 0; position < tags.length; position += 1) {
+    const tag = tags[position] as TagState;
+    if (isDoomedTag(rule, tag, nowMs)) doomed.push(tag.name);
+  }
+  return doomed;
+}
+
+/**
+ * What every rule says about one alive tagged manifest, in rule order; undefined when none matched.
+ * A keep rule without a tag condition protects the whole manifest, whatever else matches: the
+ * first such rule is returned on its own. Evaluated manifest by manifest so that the matches are
+ * garbage before the next manifest.
+ */
+function matchTaggedRules(
   ranked: readonly RankedRule[],
   manifest: ManifestState,
-  instants: InstantTable,
+  baseFreshnessMs: number,
   nowMs: number,
-): RuleMatches | undefined {
+): RuleMatches | CompiledRule | undefined {
   let result: RuleMatches | undefined;
   const index = manifest.index;
-  const baseFreshnessMs = instants[index * INSTANTS_PER_MANIFEST + BASE_FRESHNESS] as number;
-  for (const { rule, ranking } of ranked) {
+  for (let position = 0; position < ranked.length; position += 1) {
+    const { rule, ranking } = ranked[position] as RankedRule;
     if (rule.kind === "keep") {
       if (ranking && ranking[index] !== WITHIN_COUNT) continue;
       const matching = rule.tagMatcher ? matchingTags(rule, manifest) : undefined;
       if (matching && matching.length === 0) continue;
-      if (rule.newerThanMs !== undefined) {
-        let freshness = baseFreshnessMs;
-        for (const tag of manifest.tags) {
-          if ((!matching || matching.includes(tag.name)) && !(tag.timeMs <= freshness))
-            freshness = tag.timeMs;
-        }
-        if (Number.isNaN(freshness) || nowMs - freshness >= rule.newerThanMs) continue;
-      }
+      if (!isFreshEnough(rule, manifest, matching, baseFreshnessMs, nowMs)) continue;
+      if (!matching) return rule;
       const match: KeepMatch = { rule, tags: matching };
       if (!result) result = { keeps: [match], deletes: NO_DELETES };
       else if (result.keeps === NO_KEEPS) result.keeps = [match];
       else result.keeps.push(match);
       continue;
     }
-    let match: DeleteMatch;
-    if (rule.targetsUntagged) {
-      if (manifest.tags.length > 0) continue;
-      if (ranking && ranking[index] !== BEYOND_COUNT) continue;
-      if (!(nowMs - baseFreshnessMs > (rule.untaggedOlderThanMs ?? 0))) continue;
-      match = { rule, tags: NO_TAGS };
-    } else {
-      if (manifest.tags.length === 0) continue;
-      if (ranking && ranking[index] !== BEYOND_COUNT) continue;
-      let doomed: string[] | undefined;
-      for (const tag of manifest.tags) {
-        if (rule.taggedOlderThanMs !== undefined && !(nowMs - tag.timeMs > rule.taggedOlderThanMs)) continue;
-        if (rule.tagMatcher && !rule.tagMatcher(tag.name)) continue;
-        doomed ??= [];
-        doomed.push(tag.name);
-      }
-      if (!doomed) continue;
-      match = { rule, tags: doomed };
-    }
+    if (rule.targetsUntagged) continue;
+    if (ranking && ranking[index] !== BEYOND_COUNT) continue;
+    const doomed = doomedTags(rule, manifest, nowMs);
+    if (!doomed) continue;
+    const match: DeleteMatch = { rule, tags: doomed };
     if (!result) result = { keeps: NO_KEEPS, deletes: [match] };
     else if (result.deletes === NO_DELETES) result.deletes = [match];
     else result.deletes.push(match);
@@ -772,7 +839,10 @@ function describeTags(tags: readonly string[], verb: [string, string]): string {
   return `${tags.length === 1 ? "tag" : "tags"} ${quoteList(tags)} ${tags.length === 1 ? verb[0] : verb[1]}`;
 }
 
-function describeKeep(match: KeepMatch): string {
+function describeKeep(match: {
+  readonly rule: CompiledRule;
+  readonly tags: readonly string[] | undefined;
+}): string {
   const rule = match.rule;
   const parts: string[] = [];
   if (match.tags) parts.push(`${describeTags(match.tags, ["matches", "match"])} ${rule.tagPatternText}`);
@@ -781,19 +851,76 @@ function describeKeep(match: KeepMatch): string {
   return `kept by rule "${rule.id}": ${parts.join(", ")}`;
 }
 
-function describeDelete(match: DeleteMatch): string {
-  const rule = match.rule;
-  const parts: string[] = [];
+/**
+ * The description of a delete rule's match, as text around the list of tags it removes: built once
+ * per rule, so that describing one of tens of thousands of deletes joins three strings.
+ */
+interface DeleteDescription {
+  /** The whole description, for rules whose description does not name the tags. */
+  readonly fixed: string | undefined;
+  /** Up to the list of tags, for one tag and for several. */
+  readonly headOne: string;
+  readonly headMany: string;
+  /** After the list of tags, for one tag and for several. */
+  readonly tailOne: string;
+  readonly tailMany: string;
+}
+
+function buildDeleteDescription(rule: CompiledRule): DeleteDescription {
+  const before: string[] = [];
+  const after: string[] = [];
+  let verbs: [string, string] | undefined;
+  let afterVerb = "";
+  const addPart = (part: string) => (verbs ? after : before).push(part);
   if (rule.targetsUntagged)
-    parts.push(`untagged with no activity for more than ${rule.durationText.untaggedOlderThan}`);
-  if (rule.tagMatcher) parts.push(`${describeTags(match.tags, ["matches", "match"])} ${rule.tagPatternText}`);
-  if (rule.taggedOlderThanMs !== undefined) {
-    const subject = rule.tagMatcher ? "" : `${describeTags(match.tags, ["was", "were"])} `;
-    parts.push(`${subject}last pushed more than ${rule.durationText.taggedOlderThan} ago`);
+    addPart(`untagged with no activity for more than ${rule.durationText.untaggedOlderThan}`);
+  if (rule.tagMatcher) {
+    verbs = ["matches", "match"];
+    afterVerb = ` ${rule.tagPatternText}`;
   }
-  if (rule.rank) parts.push(describeRank(rule, false));
-  if (parts.length === 0) parts.push(describeTags(match.tags, ["is", "are"]));
-  return `rule "${rule.id}": ${parts.join(", ")}`;
+  if (rule.taggedOlderThanMs !== undefined) {
+    const olderThan = `last pushed more than ${rule.durationText.taggedOlderThan} ago`;
+    if (verbs) addPart(olderThan);
+    else {
+      verbs = ["was", "were"];
+      afterVerb = ` ${olderThan}`;
+    }
+  }
+  if (rule.rank) addPart(describeRank(rule, false));
+  const lead = `rule "${rule.id}": `;
+  if (!verbs && before.length > 0) {
+    return { fixed: `${lead}${before.join(", ")}`, headOne: "", headMany: "", tailOne: "", tailMany: "" };
+  }
+  // A rule with no condition at all names the tags it removes and nothing else.
+  const [one, many] = verbs ?? ["is", "are"];
+  const head = `${lead}${before.map((part) => `${part}, `).join("")}`;
+  const rest = `${afterVerb}${after.map((part) => `, ${part}`).join("")}`;
+  return {
+    fixed: undefined,
+    headOne: `${head}tag `,
+    headMany: `${head}tags `,
+    tailOne: ` ${one}${rest}`,
+    tailMany: ` ${many}${rest}`,
+  };
+}
+
+const deleteDescriptions = new WeakMap<CompiledRule, DeleteDescription>();
+function deleteDescriptionOf(rule: CompiledRule): DeleteDescription {
+  let description = deleteDescriptions.get(rule);
+  if (!description) {
+    description = buildDeleteDescription(rule);
+    deleteDescriptions.set(rule, description);
+  }
+  return description;
+}
+
+function describeDelete(match: DeleteMatch): string {
+  const description = deleteDescriptionOf(match.rule);
+  if (description.fixed !== undefined) return description.fixed;
+  const tags = match.tags;
+  return tags.length === 1
+    ? description.headOne + (tags[0] as string) + description.tailOne
+    : description.headMany + quoteList(tags) + description.tailMany;
 }
 
 function describeManifest(repo: RepositoryState, manifest: ManifestState): string {
@@ -839,102 +966,178 @@ function blockedBy(proposal: Proposal, guard: RetentionGuard, why: string): Prop
 }
 
 function deleteMatchFor(deletes: readonly DeleteMatch[], tag: string): DeleteMatch | undefined {
-  for (const match of deletes) if (match.tags.includes(tag)) return match;
+  for (let position = 0; position < deletes.length; position += 1) {
+    const match = deletes[position] as DeleteMatch;
+    if (match.tags.includes(tag)) return match;
+  }
   return undefined;
 }
 
 function isKeptTag(keeps: readonly KeepMatch[], tag: string): boolean {
-  for (const keep of keeps) if (keep.tags?.includes(tag)) return true;
+  for (let position = 0; position < keeps.length; position += 1)
+    if ((keeps[position] as KeepMatch).tags.includes(tag)) return true;
   return false;
 }
 
+/** What the rules propose for an alive untagged manifest, before the manifest's own guards. */
+function proposeForUntagged(
+  ranked: readonly RankedRule[],
+  manifest: ManifestState,
+  baseFreshnessMs: number,
+  nowMs: number,
+): Proposal {
+  const index = manifest.index;
+  let deleteRule: CompiledRule | undefined;
+  for (let position = 0; position < ranked.length; position += 1) {
+    const { rule, ranking } = ranked[position] as RankedRule;
+    if (rule.kind === "keep") {
+      // A tag condition matches no tag here, and count conditions rank tagged manifests only.
+      if (rule.tagMatcher || (ranking && ranking[index] !== WITHIN_COUNT)) continue;
+      if (!isFreshEnough(rule, manifest, undefined, baseFreshnessMs, nowMs)) continue;
+      return wholeKeepProposal(rule);
+    }
+    if (deleteRule || !rule.targetsUntagged) continue;
+    if (ranking && ranking[index] !== BEYOND_COUNT) continue;
+    if (!(nowMs - baseFreshnessMs > (rule.untaggedOlderThanMs ?? 0))) continue;
+    deleteRule = rule;
+  }
+  if (!deleteRule) return NO_RULE_UNTAGGED;
+  return {
+    action: "delete",
+    tags: [],
+    ruleId: deleteRule.id,
+    guard: null,
+    reason: untaggedDeleteReason(deleteRule),
+    pass: 0,
+  };
+}
+
+/** A tag that a delete rule would remove but a guard on the tag protects. */
+interface TagGuard {
+  readonly guard: RetentionGuard;
+  readonly match: DeleteMatch;
+  readonly why: string;
+}
+
+/** The guard protecting one tag that a delete rule matched and no keep rule kept, if any. */
+function tagGuardOf(tag: TagState, match: DeleteMatch, protectLatest: boolean): TagGuard | undefined {
+  if (protectLatest && tag.name === "latest")
+    return { guard: "latest-tag", match, why: "the tag latest is protected (protectLatest)" };
+  if (tag.lockedBy) return { guard: "locked", match, why: `tag ${tag.name} is locked (${tag.lockedBy})` };
+  return undefined;
+}
+
+const isGuardedTag = (tag: TagState, protectLatest: boolean): boolean =>
+  (protectLatest && tag.name === "latest") || tag.lockedBy !== undefined;
+
+/** What the rules propose for an alive tagged manifest, before the manifest's own guards. */
+function proposeForTagged(
+  ranked: readonly RankedRule[],
+  manifest: ManifestState,
+  baseFreshnessMs: number,
+  nowMs: number,
+  protectLatest: boolean,
+): Proposal {
+  const matches = matchTaggedRules(ranked, manifest, baseFreshnessMs, nowMs);
+  if (!matches) return NO_RULE;
+  if (!("keeps" in matches)) return wholeKeepProposal(matches);
+  const { keeps, deletes } = matches;
+  const firstKeep = keeps[0];
+  const tags = manifest.tags;
+  // Lists are created on first use: most manifests need none of them.
+  let removableCount = 0;
+  let overriddenByKeep: string[] | undefined;
+  let firstRule: DeleteMatch | undefined;
+  let laterRules: DeleteMatch[] | undefined;
+  let tagGuard: TagGuard | undefined;
+  for (let position = 0; position < tags.length; position += 1) {
+    const tag = tags[position] as TagState;
+    const match = deleteMatchFor(deletes, tag.name);
+    if (!match) continue;
+    if (isKeptTag(keeps, tag.name)) {
+      overriddenByKeep ??= [];
+      overriddenByKeep.push(tag.name);
+    } else if (isGuardedTag(tag, protectLatest)) {
+      tagGuard ??= tagGuardOf(tag, match, protectLatest);
+    } else {
+      removableCount += 1;
+      if (!firstRule) firstRule = match;
+      else if (match !== firstRule && !laterRules?.includes(match)) {
+        laterRules ??= [];
+        laterRules.push(match);
+      }
+    }
+  }
+  if (!firstRule) {
+    if (tagGuard) {
+      return keepProposal(
+        tagGuard.match.rule.id,
+        tagGuard.guard,
+        `${tagGuard.why}; would have acted on ${describeDelete(tagGuard.match)}`,
+      );
+    }
+    if (firstKeep) {
+      const suffix =
+        overriddenByKeep !== undefined ? ` (keep beats delete for ${quoteList(overriddenByKeep)})` : "";
+      return keepProposal(firstKeep.rule.id, null, `${describeKeep(firstKeep)}${suffix}`);
+    }
+    return NO_RULE;
+  }
+  const why = laterRules
+    ? [firstRule, ...laterRules].map(describeDelete).join("; ")
+    : describeDelete(firstRule);
+  if (removableCount === tags.length) {
+    return {
+      action: "delete",
+      tags:
+        tags.length === manifest.originalTags.length
+          ? (manifest.originalTags as string[])
+          : tags.map((tag) => tag.name),
+      ruleId: firstRule.rule.id,
+      guard: null,
+      reason: `deleted by ${why}`,
+      pass: 0,
+    };
+  }
+  const removed: string[] = [];
+  const staying: string[] = [];
+  for (let position = 0; position < tags.length; position += 1) {
+    const tag = tags[position] as TagState;
+    const removable =
+      deleteMatchFor(deletes, tag.name) !== undefined &&
+      !isKeptTag(keeps, tag.name) &&
+      !isGuardedTag(tag, protectLatest);
+    (removable ? removed : staying).push(tag.name);
+  }
+  const stayWhy = firstKeep ? ` (${describeKeep(firstKeep)})` : tagGuard ? ` (${tagGuard.why})` : "";
+  return {
+    action: "untag",
+    tags: removed,
+    ruleId: firstRule.rule.id,
+    guard: null,
+    reason: `untagged by ${why}; ${quoteList(staying)} ${staying.length === 1 ? "stays" : "stay"}${stayWhy}`,
+    pass: 0,
+  };
+}
+
+/**
+ * The proposal for one alive manifest: what the rules say, then the guards that depend only on
+ * the repository and the manifest itself.
+ */
 function proposeForManifest(
   repo: RepositoryState,
   manifest: ManifestState,
-  matches: RuleMatches | undefined,
+  ranked: readonly RankedRule[],
+  nowMs: number,
   protectLatest: boolean,
 ): Proposal {
-  if (!matches) return manifest.tags.length > 0 ? NO_RULE : NO_RULE_UNTAGGED;
-  const wholeKeep = matches.keeps.find((match) => match.tags === undefined);
-  if (wholeKeep) return wholeKeepProposal(wholeKeep.rule);
-  const firstKeep = matches.keeps[0];
-
-  let proposal: Proposal;
-  if (manifest.tags.length === 0) {
-    const untaggedDelete = matches.deletes.find((match) => match.rule.targetsUntagged);
-    if (!untaggedDelete) return NO_RULE_UNTAGGED;
-    proposal = {
-      action: "delete",
-      tags: [],
-      ruleId: untaggedDelete.rule.id,
-      guard: null,
-      reason: untaggedDeleteReason(untaggedDelete.rule),
-      pass: 0,
-    };
-  } else {
-    // Arrays are created on first use: most manifests need none of them.
-    let removable: string[] | undefined;
-    let overriddenByKeep: string[] | undefined;
-    const usedRules: DeleteMatch[] = [];
-    let tagGuard: { guard: RetentionGuard; match: DeleteMatch; why: string } | undefined;
-    for (const tag of manifest.tags) {
-      const match = deleteMatchFor(matches.deletes, tag.name);
-      if (!match) continue;
-      if (isKeptTag(matches.keeps, tag.name)) {
-        overriddenByKeep ??= [];
-        overriddenByKeep.push(tag.name);
-      } else if (protectLatest && tag.name === "latest")
-        tagGuard ??= { guard: "latest-tag", match, why: "the tag latest is protected (protectLatest)" };
-      else if (tag.lockedBy)
-        tagGuard ??= { guard: "locked", match, why: `tag ${tag.name} is locked (${tag.lockedBy})` };
-      else {
-        removable ??= [];
-        removable.push(tag.name);
-        if (!usedRules.includes(match)) usedRules.push(match);
-      }
-    }
-    const firstRule = usedRules[0];
-    if (!firstRule || !removable) {
-      if (tagGuard) {
-        return keepProposal(
-          tagGuard.match.rule.id,
-          tagGuard.guard,
-          `${tagGuard.why}; would have acted on ${describeDelete(tagGuard.match)}`,
-        );
-      }
-      if (firstKeep) {
-        const suffix =
-          overriddenByKeep !== undefined ? ` (keep beats delete for ${quoteList(overriddenByKeep)})` : "";
-        return keepProposal(firstKeep.rule.id, null, `${describeKeep(firstKeep)}${suffix}`);
-      }
-      return NO_RULE;
-    }
-    const why = usedRules.map(describeDelete).join("; ");
-    if (removable.length === manifest.tags.length) {
-      proposal = {
-        action: "delete",
-        tags: removable,
-        ruleId: firstRule.rule.id,
-        guard: null,
-        reason: `deleted by ${why}`,
-        pass: 0,
-      };
-    } else {
-      const removed = removable;
-      const staying = manifest.tags.map((tag) => tag.name).filter((name) => !removed.includes(name));
-      const stayWhy = firstKeep ? ` (${describeKeep(firstKeep)})` : tagGuard ? ` (${tagGuard.why})` : "";
-      proposal = {
-        action: "untag",
-        tags: removable,
-        ruleId: firstRule.rule.id,
-        guard: null,
-        reason: `untagged by ${why}; ${quoteList(staying)} ${staying.length === 1 ? "stays" : "stay"}${stayWhy}`,
-        pass: 0,
-      };
-    }
-  }
-
-  // Guards that depend only on the repository and the manifest itself.
+  if (ranked.length === 0) return manifest.tags.length > 0 ? NO_RULE : NO_RULE_UNTAGGED;
+  const baseFreshnessMs = repo.instants[manifest.index * INSTANTS_PER_MANIFEST + BASE_FRESHNESS] as number;
+  const proposal =
+    manifest.tags.length === 0
+      ? proposeForUntagged(ranked, manifest, baseFreshnessMs, nowMs)
+      : proposeForTagged(ranked, manifest, baseFreshnessMs, nowMs, protectLatest);
+  if (proposal.action === "keep") return proposal;
   if (repo.partialWhy) {
     return blockedBy(
       proposal,
@@ -959,9 +1162,13 @@ function proposeForManifest(
 /** Children of surviving indexes and referrers of surviving subjects survive too (recursively). */
 function protectGraph(repo: RepositoryState): void {
   const referrersBySubject = new Map<string, ManifestState[]>();
-  for (const manifest of repo.manifests) {
+  const manifests = repo.manifests;
+  for (let index = 0; index < manifests.length; index += 1) {
+    const manifest = manifests[index] as ManifestState;
     if (!manifest.alive) continue;
-    for (const subject of manifest.subjects) {
+    const subjects = manifest.subjects;
+    for (let position = 0; position < subjects.length; position += 1) {
+      const subject = subjects[position] as string;
       const list = referrersBySubject.get(subject);
       if (list) list.push(manifest);
       else referrersBySubject.set(subject, [manifest]);
@@ -987,8 +1194,9 @@ function protectGraph(repo: RepositoryState): void {
     const survivor = queue.pop() as ManifestState;
     if (visited[survivor.index] === 1) continue;
     visited[survivor.index] = 1;
-    for (const childDigest of survivor.candidate.children) {
-      const child = findByDigest(repo, childDigest);
+    const children = survivor.candidate.children;
+    for (let position = 0; position < children.length; position += 1) {
+      const child = findByDigest(repo, children[position] as string);
       const proposal = child?.alive ? child.proposal : undefined;
       if (!child || !proposal || proposal.action !== "delete") continue;
       child.proposal = keepProposal(
@@ -998,7 +1206,9 @@ function protectGraph(repo: RepositoryState): void {
       );
       queue.push(child);
     }
-    for (const referrer of referrersBySubject.get(survivor.digest) ?? []) {
+    const referrers = referrersBySubject.size > 0 ? referrersBySubject.get(survivor.digest) : undefined;
+    for (let position = 0; referrers !== undefined && position < referrers.length; position += 1) {
+      const referrer = referrers[position] as ManifestState;
       const proposal = referrer.proposal;
       if (!proposal || proposal.action === "keep") continue;
       referrer.proposal = keepProposal(
@@ -1020,14 +1230,16 @@ function planRepositoryPasses(repo: RepositoryState, policy: CompiledPolicy, now
   const maxPasses = repo.manifests.reduce((sum, manifest) => sum + manifest.tags.length, 1);
   for (let pass = 1; pass <= maxPasses; pass += 1) {
     const ranked = rankRules(repo);
-    for (const manifest of repo.manifests) {
+    const manifests = repo.manifests;
+    for (let index = 0; index < manifests.length; index += 1) {
+      const manifest = manifests[index] as ManifestState;
       if (!manifest.alive) continue;
-      const matches = ranked.length > 0 ? matchRules(ranked, manifest, repo.instants, nowMs) : undefined;
-      manifest.proposal = proposeForManifest(repo, manifest, matches, policy.protectLatest);
+      manifest.proposal = proposeForManifest(repo, manifest, ranked, nowMs, policy.protectLatest);
     }
     protectGraph(repo);
     let untagged = false;
-    for (const manifest of repo.manifests) {
+    for (let index = 0; index < manifests.length; index += 1) {
+      const manifest = manifests[index] as ManifestState;
       const proposal = manifest.proposal;
       if (!manifest.alive || !proposal || proposal.action === "keep") continue;
       proposal.pass = pass;
@@ -1094,21 +1306,24 @@ function initialDecision(manifest: ManifestState): RetentionDecision {
     );
   }
   const final = actions[actions.length - 1] as ActionRecord;
-  const untags = actions.filter((action) => action.action === "untag");
   if (final.action === "delete") {
+    // Every action before a delete is an untag (nothing happens to a deleted manifest).
     const earlier =
-      untags.length > 0 ? ` (after an earlier pass removed ${quoteList(untags.flatMap((u) => u.tags))})` : "";
+      actions.length > 1
+        ? ` (after an earlier pass removed ${quoteList(actions.slice(0, -1).flatMap((untag) => untag.tags))})`
+        : "";
     return makeDecision(
       manifest,
       "delete",
-      // A fresh array made for this manifest and never changed afterwards: the plan can own it.
+      // Made for this manifest and never changed afterwards (proposals share it, read-only): the plan can own it.
       manifest.originalTags === NO_TAGS ? [] : (manifest.originalTags as string[]),
       final.ruleId,
       null,
-      `${final.reason}${earlier}`,
+      earlier === "" ? final.reason : `${final.reason}${earlier}`,
       final.pass,
     );
   }
+  const untags = actions;
   return makeDecision(
     manifest,
     "untag",
@@ -1271,7 +1486,8 @@ function totalsOf(decisions: readonly RetentionDecision[]): RetentionTotals {
     bytesReclaimable: 0,
     guarded: 0,
   };
-  for (const decision of decisions) {
+  for (let position = 0; position < decisions.length; position += 1) {
+    const decision = decisions[position] as RetentionDecision;
     totals.manifests += 1;
     totals[decision.action] += 1;
     if (decision.action !== "keep") totals.tagsRemoved += decision.tags.length;
