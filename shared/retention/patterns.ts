@@ -86,7 +86,7 @@ export function checkTagGlob(glob: string): string | undefined {
   return undefined;
 }
 
-export function compileTagGlob(glob: string): RegExp {
+function tagGlobSource(glob: string): string {
   const problem = checkTagGlob(glob);
   if (problem) throw new RangeError(problem);
   let source = "";
@@ -95,7 +95,17 @@ export function compileTagGlob(glob: string): RegExp {
     else if (character === "?") source += ".";
     else source += escapeLiteral(character);
   }
-  return new RegExp(`^${source}$`);
+  return source;
+}
+
+export function compileTagGlob(glob: string): RegExp {
+  return new RegExp(`^${tagGlobSource(glob)}$`);
+}
+
+/** One expression matching a whole tag that any of the globs matches: one test per tag, not one per glob. */
+export function compileTagGlobs(globs: readonly string[]): RegExp {
+  if (globs.length === 1) return compileTagGlob(globs[0] as string);
+  return new RegExp(`^(?:${globs.map(tagGlobSource).join("|")})$`);
 }
 
 interface GroupState {

@@ -60,29 +60,38 @@ interface Proposal {
 /** A carried-out proposal is its own record: no copy per action. */
 type ActionRecord = Proposal & { readonly action: "delete" | "untag" };
 
-interface ManifestState {
+/**
+ * One manifest of a repository while it is planned. The states of a repository are created
+ * empty, in digest order, and filled from the listing in input order: the loops over the states
+ * then walk memory in order, and reading the listing does too.
+ */
+class ManifestState {
   /** Position in the repository's digest-sorted manifest list. */
   readonly index: number;
-  readonly digest: string;
-  readonly candidate: RetentionCandidate;
+  digest = "";
+  candidate: RetentionCandidate = EMPTY_CANDIDATE;
   // The manifest's instants (milliseconds) live in its repository's `instants` table, not here:
   // a number field that is not a small integer costs one more heap object per manifest.
   /** Normalized ISO forms of push time and last activity, for the decision. */
-  readonly pushedAt: string | null;
-  readonly lastActivityAt: string | null;
-  readonly unreadableWhy: string | undefined;
-  readonly lockedWhy: string | undefined;
-  readonly mayHideChildren: boolean;
-  readonly originalTags: readonly string[];
-  readonly subjectFromField: string | undefined;
+  pushedAt: string | null = null;
+  lastActivityAt: string | null = null;
+  unreadableWhy: string | undefined = undefined;
+  lockedWhy: string | undefined = undefined;
+  mayHideChildren = false;
+  originalTags: readonly string[] = NO_TAGS;
+  subjectFromField: string | undefined = undefined;
   /** Subjects this manifest refers to (OCI subject, cosign tags among its original tags). */
-  readonly originalSubjects: readonly string[];
-  tags: TagState[];
+  originalSubjects: readonly string[] = NO_TAGS;
+  tags: TagState[] = NO_TAG_STATES;
   /** Subjects by the current tags; referrers are not ranked and follow their subject. */
-  subjects: readonly string[];
-  alive: boolean;
-  actions: ActionRecord[];
-  proposal: Proposal | undefined;
+  subjects: readonly string[] = NO_TAGS;
+  alive = true;
+  actions: ActionRecord[] = NO_ACTIONS;
+  proposal: Proposal | undefined = undefined;
+
+  constructor(index: number) {
+    this.index = index;
+  }
 }
 
 interface RepositoryState {
@@ -115,6 +124,17 @@ const LAST_ACTIVITY = 2;
 const INSTANTS_PER_MANIFEST = 3;
 
 const NO_TAGS: readonly string[] = Object.freeze([]);
+const NO_TAG_STATES: TagState[] = Object.freeze([]) as unknown as TagState[];
+/** What an empty state points at until it is filled. */
+const EMPTY_CANDIDATE: RetentionCandidate = Object.freeze({
+  digest: "",
+  sizeInBytes: 0,
+  tags: [],
+  deleteEnabled: false,
+  writeEnabled: false,
+  children: [],
+  metadataReadable: false,
+});
 /** Shared by every manifest until its first action (most never get one): saves an array each. */
 const NO_ACTIONS: ActionRecord[] = Object.freeze([]) as unknown as ActionRecord[];
 
@@ -237,11 +257,12 @@ function lockOf(tag: RetentionTag): string | undefined {
   return tag.writeEnabled === false ? "writeEnabled=false" : undefined;
 }
 
-function buildManifestState(
+function fillManifestState(
+  state: ManifestState,
   candidate: RetentionCandidate,
-  index: number,
   instants: InstantTable,
-): ManifestState {
+): void {
+  const index = state.index;
   const pushedMs = parseInstant(candidate.pushedAt);
   const updatedMs = parseInstant(candidate.updatedAt);
   const baseFreshnessMs = Number.isNaN(updatedMs) || updatedMs < pushedMs ? pushedMs : updatedMs;
@@ -249,7 +270,7 @@ function buildManifestState(
   let lastActivityText = baseFreshnessMs === pushedMs ? candidate.pushedAt : candidate.updatedAt;
   let tagTimeUnreadable = false;
   // Exactly sized: an array grown by push from empty reserves room for about 16 entries.
-  const tags: TagState[] = candidate.tags.length === 0 ? [] : new Array(candidate.tags.length);
+  const tags: TagState[] = candidate.tags.length === 0 ? NO_TAG_STATES : new Array(candidate.tags.length);
   for (let position = 0; position < candidate.tags.length; position += 1) {
     const raw = candidate.tags[position] as RetentionTag;
     const timeMs = raw.updatedAt === undefined ? pushedMs : parseInstant(raw.updatedAt);
@@ -276,31 +297,25 @@ function buildManifestState(
   instants[index * INSTANTS_PER_MANIFEST + PUSHED] = pushedMs;
   instants[index * INSTANTS_PER_MANIFEST + BASE_FRESHNESS] = baseFreshnessMs;
   instants[index * INSTANTS_PER_MANIFEST + LAST_ACTIVITY] = lastActivityMs;
-  return {
-    index,
-    digest: candidate.digest,
-    candidate,
-    pushedAt: normalizedInstant(candidate.pushedAt, pushedMs),
-    lastActivityAt: normalizedInstant(lastActivityText, lastActivityMs),
-    unreadableWhy,
-    lockedWhy,
-    mayHideChildren:
-      !candidate.metadataReadable &&
-      (candidate.mediaType === undefined || !SINGLE_MANIFEST_MEDIA_TYPES.has(candidate.mediaType)),
-    originalTags:
-      tags.length === 0
-        ? NO_TAGS
-        : tags.length === 1
-          ? [(tags[0] as TagState).name]
-          : tags.map((tag) => tag.name),
-    subjectFromField: candidate.subject,
-    originalSubjects: subjects,
-    tags,
-    subjects,
-    alive: true,
-    actions: NO_ACTIONS,
-    proposal: undefined,
-  };
+  state.digest = candidate.digest;
+  state.candidate = candidate;
+  state.pushedAt = normalizedInstant(candidate.pushedAt, pushedMs);
+  state.lastActivityAt = normalizedInstant(lastActivityText, lastActivityMs);
+  state.unreadableWhy = unreadableWhy;
+  state.lockedWhy = lockedWhy;
+  state.mayHideChildren =
+    !candidate.metadataReadable &&
+    (candidate.mediaType === undefined || !SINGLE_MANIFEST_MEDIA_TYPES.has(candidate.mediaType));
+  state.originalTags =
+    tags.length === 0
+      ? NO_TAGS
+      : tags.length === 1
+        ? [(tags[0] as TagState).name]
+        : tags.map((tag) => tag.name);
+  state.subjectFromField = candidate.subject;
+  state.originalSubjects = subjects;
+  state.tags = tags;
+  state.subjects = subjects;
 }
 
 /** Keeps the input text when it is already in the canonical UTC form, so that strings sort by time. */
@@ -449,6 +464,39 @@ function sharedPrefixLength(first: string, last: string): number {
   return at;
 }
 
+/**
+ * A set of tag names that says when a name comes twice (a listing read while tags moved):
+ * open addressing under a hash of the characters, sized once. Several times cheaper than a Set of
+ * 100,000 strings, whose hashing and growth cost more than the comparisons.
+ */
+class TagNameSet {
+  private readonly slots: (string | undefined)[];
+  private readonly mask: number;
+
+  constructor(capacity: number) {
+    let size = 2;
+    while (size < capacity * 2) size *= 2;
+    this.slots = new Array(size);
+    this.mask = size - 1;
+  }
+
+  /** Adds the name; false when it was already there. */
+  add(name: string): boolean {
+    // FNV-1a over the UTF-16 code units.
+    let hash = 0x811c9dc5;
+    for (let at = 0; at < name.length; at += 1) hash = Math.imul(hash ^ name.charCodeAt(at), 0x01000193);
+    let slot = hash & this.mask;
+    for (;;) {
+      const stored = this.slots[slot];
+      if (stored === undefined) break;
+      if (stored === name) return false;
+      slot = (slot + 1) & this.mask;
+    }
+    this.slots[slot] = name;
+    return true;
+  }
+}
+
 function buildRepositoryStates(
   listings: readonly RepositoryListing[],
   policy: CompiledPolicy,
@@ -480,13 +528,16 @@ function buildRepositoryStates(
     let hasChildren = false;
     let hasSubjects = false;
     let hidden: ManifestState | undefined;
-    // Every tag name seen so far: one hash operation per tag. Only when a name repeats is the
-    // listing walked again, to name the first conflict and both its owners.
-    const tagsSeen: Set<string> | undefined = group.complete ? new Set<string>() : undefined;
     let tagConflict = false;
     const digests: string[] = new Array(count);
-    for (let position = 0; position < count; position += 1)
-      digests[position] = (candidates[position] as RetentionCandidate).digest;
+    let tagCount = 0;
+    for (let position = 0; position < count; position += 1) {
+      const candidate = candidates[position] as RetentionCandidate;
+      digests[position] = candidate.digest;
+      tagCount += candidate.tags.length;
+    }
+    // Every tag name seen so far, to notice one that two manifests carry.
+    const tagsSeen = group.complete ? new TagNameSet(tagCount) : undefined;
     // Manifests are numbered in digest order (a stable sort: answers about one manifest from
     // several listings end up next to each other, in input order).
     const order = sortedPositions(digests);
@@ -518,6 +569,7 @@ function buildRepositoryStates(
     // The states are built in input order: reading a large listing where it lies in memory is
     // much faster than reading it in digest order.
     const manifests: ManifestState[] = new Array(manifestCount);
+    for (let number = 0; number < manifestCount; number += 1) manifests[number] = new ManifestState(number);
     const built = new Uint8Array(manifestCount);
     const instants: InstantTable = new Float64Array(manifestCount * INSTANTS_PER_MANIFEST);
     const parentFlags = new Uint8Array(manifestCount);
@@ -528,8 +580,8 @@ function buildRepositoryStates(
       built[number] = 1;
       const candidate = merged?.get(number) ?? (candidates[position] as RetentionCandidate);
       digestKeys[number] = keyAt[position] as number;
-      const manifest = buildManifestState(candidate, number, instants);
-      manifests[number] = manifest;
+      const manifest = manifests[number] as ManifestState;
+      fillManifestState(manifest, candidate, instants);
       if (candidate.children.length > 0) {
         parentFlags[manifest.index] = 1;
         hasChildren = true;
@@ -538,15 +590,12 @@ function buildRepositoryStates(
       if (manifest.mayHideChildren && (!hidden || number < hidden.index)) hidden = manifest;
       if (tagsSeen && !tagConflict) {
         const names = manifest.originalTags;
-        for (let position = 0; position < names.length; position += 1) {
-          const tag = names[position] as string;
-          const before = tagsSeen.size;
-          tagsSeen.add(tag);
-          if (tagsSeen.size === before) tagConflict = true;
-        }
+        for (let position = 0; position < names.length; position += 1)
+          if (!tagsSeen.add(names[position] as string)) tagConflict = true;
       }
     }
     let partialWhy = group.complete ? undefined : "the repository listing was incomplete";
+    // Only when a tag name repeats is the listing walked again, to name the first conflict and both its owners.
     if (tagConflict) {
       const owner = new Map<string, string>();
       for (const manifest of manifests) {
@@ -709,24 +758,57 @@ function rankPopulation(rule: CompiledRule, repo: RepositoryState): Uint8Array {
   return status;
 }
 
-/** What one rule said about one manifest; reasons are written only for the final decision. */
-interface KeepMatch {
-  readonly rule: CompiledRule;
-  /** The protected tags (a keep rule without a tag condition protects the whole manifest instead). */
-  readonly tags: readonly string[];
+/**
+ * What the rules said about the tagged manifest being proposed for, in rule order: keep rules with
+ * the tags they protect, delete rules with the tags they remove. One instance serves a whole pass,
+ * cleared for each manifest, so that matching allocates nothing but lists of tags; reasons are
+ * written only for the final decision.
+ */
+class RuleMatches {
+  readonly keepRules: CompiledRule[] = [];
+  readonly keepTags: (readonly string[])[] = [];
+  keepCount = 0;
+  readonly deleteRules: CompiledRule[] = [];
+  readonly deleteTags: (readonly string[])[] = [];
+  deleteCount = 0;
+
+  clear(): void {
+    this.keepCount = 0;
+    this.deleteCount = 0;
+  }
+
+  addKeep(rule: CompiledRule, tags: readonly string[]): void {
+    this.keepRules[this.keepCount] = rule;
+    this.keepTags[this.keepCount] = tags;
+    this.keepCount += 1;
+  }
+
+  addDelete(rule: CompiledRule, tags: readonly string[]): void {
+    this.deleteRules[this.deleteCount] = rule;
+    this.deleteTags[this.deleteCount] = tags;
+    this.deleteCount += 1;
+  }
+
+  /** The first delete match that removes the tag, or -1. */
+  deleteMatchFor(tag: string): number {
+    for (let match = 0; match < this.deleteCount; match += 1)
+      if ((this.deleteTags[match] as readonly string[]).includes(tag)) return match;
+    return -1;
+  }
+
+  isKeptTag(tag: string): boolean {
+    for (let match = 0; match < this.keepCount; match += 1)
+      if ((this.keepTags[match] as readonly string[]).includes(tag)) return true;
+    return false;
+  }
+
+  describeDelete(match: number): string {
+    return describeDelete(
+      this.deleteRules[match] as CompiledRule,
+      this.deleteTags[match] as readonly string[],
+    );
+  }
 }
-interface DeleteMatch {
-  readonly rule: CompiledRule;
-  /** The tags the rule removes (empty for a rule on untagged manifests). */
-  readonly tags: readonly string[];
-}
-interface RuleMatches {
-  keeps: KeepMatch[];
-  deletes: DeleteMatch[];
-}
-/** Placeholders until a manifest's first keep or delete match (never mutated). */
-const NO_KEEPS: KeepMatch[] = Object.freeze([]) as unknown as KeepMatch[];
-const NO_DELETES: DeleteMatch[] = Object.freeze([]) as unknown as DeleteMatch[];
 
 /** A rule in scope of one repository, with its count condition ranked once per pass. */
 interface RankedRule {
@@ -789,18 +871,18 @@ function doomedTags(
 }
 
 /**
- * What every rule says about one alive tagged manifest, in rule order; undefined when none matched.
- * A keep rule without a tag condition protects the whole manifest, whatever else matches: the
- * first such rule is returned on its own. Evaluated manifest by manifest so that the matches are
- * garbage before the next manifest.
+ * Records in `matches` what every rule says about one alive tagged manifest, in rule order. A keep
+ * rule without a tag condition protects the whole manifest, whatever else matches: the first such
+ * rule is returned instead, and the matches are then incomplete.
  */
 function matchTaggedRules(
   ranked: readonly RankedRule[],
   manifest: ManifestState,
   baseFreshnessMs: number,
   nowMs: number,
-): RuleMatches | CompiledRule | undefined {
-  let result: RuleMatches | undefined;
+  matches: RuleMatches,
+): CompiledRule | undefined {
+  matches.clear();
   const index = manifest.index;
   for (let position = 0; position < ranked.length; position += 1) {
     const { rule, ranking } = ranked[position] as RankedRule;
@@ -810,22 +892,15 @@ function matchTaggedRules(
       if (matching && matching.length === 0) continue;
       if (!isFreshEnough(rule, manifest, matching, baseFreshnessMs, nowMs)) continue;
       if (!matching) return rule;
-      const match: KeepMatch = { rule, tags: matching };
-      if (!result) result = { keeps: [match], deletes: NO_DELETES };
-      else if (result.keeps === NO_KEEPS) result.keeps = [match];
-      else result.keeps.push(match);
+      matches.addKeep(rule, matching);
       continue;
     }
     if (rule.targetsUntagged) continue;
     if (ranking && ranking[index] !== BEYOND_COUNT) continue;
     const doomed = doomedTags(rule, manifest, nowMs);
-    if (!doomed) continue;
-    const match: DeleteMatch = { rule, tags: doomed };
-    if (!result) result = { keeps: NO_KEEPS, deletes: [match] };
-    else if (result.deletes === NO_DELETES) result.deletes = [match];
-    else result.deletes.push(match);
+    if (doomed) matches.addDelete(rule, doomed);
   }
-  return result;
+  return undefined;
 }
 
 function describeRank(rule: CompiledRule, within: boolean): string {
@@ -839,13 +914,10 @@ function describeTags(tags: readonly string[], verb: [string, string]): string {
   return `${tags.length === 1 ? "tag" : "tags"} ${quoteList(tags)} ${tags.length === 1 ? verb[0] : verb[1]}`;
 }
 
-function describeKeep(match: {
-  readonly rule: CompiledRule;
-  readonly tags: readonly string[] | undefined;
-}): string {
-  const rule = match.rule;
+/** Why a keep rule keeps a manifest: the tags it protects, or undefined when it protects all of it. */
+function describeKeep(rule: CompiledRule, tags: readonly string[] | undefined): string {
   const parts: string[] = [];
-  if (match.tags) parts.push(`${describeTags(match.tags, ["matches", "match"])} ${rule.tagPatternText}`);
+  if (tags) parts.push(`${describeTags(tags, ["matches", "match"])} ${rule.tagPatternText}`);
   if (rule.rank) parts.push(describeRank(rule, true));
   if (rule.newerThanMs !== undefined) parts.push(`pushed or updated within ${rule.durationText.newerThan}`);
   return `kept by rule "${rule.id}": ${parts.join(", ")}`;
@@ -914,10 +986,9 @@ function deleteDescriptionOf(rule: CompiledRule): DeleteDescription {
   return description;
 }
 
-function describeDelete(match: DeleteMatch): string {
-  const description = deleteDescriptionOf(match.rule);
+function describeDelete(rule: CompiledRule, tags: readonly string[]): string {
+  const description = deleteDescriptionOf(rule);
   if (description.fixed !== undefined) return description.fixed;
-  const tags = match.tags;
   return tags.length === 1
     ? description.headOne + (tags[0] as string) + description.tailOne
     : description.headMany + quoteList(tags) + description.tailMany;
@@ -943,7 +1014,7 @@ const wholeKeepProposals = new WeakMap<CompiledRule, Proposal>();
 function wholeKeepProposal(rule: CompiledRule): Proposal {
   let proposal = wholeKeepProposals.get(rule);
   if (!proposal) {
-    proposal = Object.freeze(keepProposal(rule.id, null, describeKeep({ rule, tags: undefined })));
+    proposal = Object.freeze(keepProposal(rule.id, null, describeKeep(rule, undefined)));
     wholeKeepProposals.set(rule, proposal);
   }
   return proposal;
@@ -954,7 +1025,7 @@ const untaggedDeleteReasons = new WeakMap<CompiledRule, string>();
 function untaggedDeleteReason(rule: CompiledRule): string {
   let reason = untaggedDeleteReasons.get(rule);
   if (reason === undefined) {
-    reason = `deleted by ${describeDelete({ rule, tags: NO_TAGS })}`;
+    reason = `deleted by ${describeDelete(rule, NO_TAGS)}`;
     untaggedDeleteReasons.set(rule, reason);
   }
   return reason;
@@ -963,20 +1034,6 @@ function untaggedDeleteReason(rule: CompiledRule): string {
 function blockedBy(proposal: Proposal, guard: RetentionGuard, why: string): Proposal {
   const verb = proposal.action === "delete" ? "deleted" : "untagged";
   return keepProposal(proposal.ruleId, guard, `${why}; would have been ${verb} by rule "${proposal.ruleId}"`);
-}
-
-function deleteMatchFor(deletes: readonly DeleteMatch[], tag: string): DeleteMatch | undefined {
-  for (let position = 0; position < deletes.length; position += 1) {
-    const match = deletes[position] as DeleteMatch;
-    if (match.tags.includes(tag)) return match;
-  }
-  return undefined;
-}
-
-function isKeptTag(keeps: readonly KeepMatch[], tag: string): boolean {
-  for (let position = 0; position < keeps.length; position += 1)
-    if ((keeps[position] as KeepMatch).tags.includes(tag)) return true;
-  return false;
 }
 
 /** What the rules propose for an alive untagged manifest, before the manifest's own guards. */
@@ -1015,12 +1072,13 @@ function proposeForUntagged(
 /** A tag that a delete rule would remove but a guard on the tag protects. */
 interface TagGuard {
   readonly guard: RetentionGuard;
-  readonly match: DeleteMatch;
+  /** The delete match (in the manifest's RuleMatches) the guard stopped. */
+  readonly match: number;
   readonly why: string;
 }
 
 /** The guard protecting one tag that a delete rule matched and no keep rule kept, if any. */
-function tagGuardOf(tag: TagState, match: DeleteMatch, protectLatest: boolean): TagGuard | undefined {
+function tagGuardOf(tag: TagState, match: number, protectLatest: boolean): TagGuard | undefined {
   if (protectLatest && tag.name === "latest")
     return { guard: "latest-tag", match, why: "the tag latest is protected (protectLatest)" };
   if (tag.lockedBy) return { guard: "locked", match, why: `tag ${tag.name} is locked (${tag.lockedBy})` };
@@ -1037,55 +1095,56 @@ function proposeForTagged(
   baseFreshnessMs: number,
   nowMs: number,
   protectLatest: boolean,
+  matches: RuleMatches,
 ): Proposal {
-  const matches = matchTaggedRules(ranked, manifest, baseFreshnessMs, nowMs);
-  if (!matches) return NO_RULE;
-  if (!("keeps" in matches)) return wholeKeepProposal(matches);
-  const { keeps, deletes } = matches;
-  const firstKeep = keeps[0];
+  const wholeKeep = matchTaggedRules(ranked, manifest, baseFreshnessMs, nowMs, matches);
+  if (wholeKeep) return wholeKeepProposal(wholeKeep);
+  if (matches.keepCount === 0 && matches.deleteCount === 0) return NO_RULE;
   const tags = manifest.tags;
   // Lists are created on first use: most manifests need none of them.
   let removableCount = 0;
   let overriddenByKeep: string[] | undefined;
-  let firstRule: DeleteMatch | undefined;
-  let laterRules: DeleteMatch[] | undefined;
+  let firstRule = -1;
+  let laterRules: number[] | undefined;
   let tagGuard: TagGuard | undefined;
   for (let position = 0; position < tags.length; position += 1) {
     const tag = tags[position] as TagState;
-    const match = deleteMatchFor(deletes, tag.name);
-    if (!match) continue;
-    if (isKeptTag(keeps, tag.name)) {
+    const match = matches.deleteMatchFor(tag.name);
+    if (match < 0) continue;
+    if (matches.isKeptTag(tag.name)) {
       overriddenByKeep ??= [];
       overriddenByKeep.push(tag.name);
     } else if (isGuardedTag(tag, protectLatest)) {
       tagGuard ??= tagGuardOf(tag, match, protectLatest);
     } else {
       removableCount += 1;
-      if (!firstRule) firstRule = match;
+      if (firstRule < 0) firstRule = match;
       else if (match !== firstRule && !laterRules?.includes(match)) {
         laterRules ??= [];
         laterRules.push(match);
       }
     }
   }
-  if (!firstRule) {
+  if (firstRule < 0) {
     if (tagGuard) {
       return keepProposal(
-        tagGuard.match.rule.id,
+        (matches.deleteRules[tagGuard.match] as CompiledRule).id,
         tagGuard.guard,
-        `${tagGuard.why}; would have acted on ${describeDelete(tagGuard.match)}`,
+        `${tagGuard.why}; would have acted on ${matches.describeDelete(tagGuard.match)}`,
       );
     }
-    if (firstKeep) {
+    if (matches.keepCount > 0) {
       const suffix =
         overriddenByKeep !== undefined ? ` (keep beats delete for ${quoteList(overriddenByKeep)})` : "";
-      return keepProposal(firstKeep.rule.id, null, `${describeKeep(firstKeep)}${suffix}`);
+      const keepRule = matches.keepRules[0] as CompiledRule;
+      return keepProposal(keepRule.id, null, `${describeKeep(keepRule, matches.keepTags[0])}${suffix}`);
     }
     return NO_RULE;
   }
+  const ruleId = (matches.deleteRules[firstRule] as CompiledRule).id;
   const why = laterRules
-    ? [firstRule, ...laterRules].map(describeDelete).join("; ")
-    : describeDelete(firstRule);
+    ? [firstRule, ...laterRules].map((match) => matches.describeDelete(match)).join("; ")
+    : matches.describeDelete(firstRule);
   if (removableCount === tags.length) {
     return {
       action: "delete",
@@ -1093,7 +1152,7 @@ function proposeForTagged(
         tags.length === manifest.originalTags.length
           ? (manifest.originalTags as string[])
           : tags.map((tag) => tag.name),
-      ruleId: firstRule.rule.id,
+      ruleId,
       guard: null,
       reason: `deleted by ${why}`,
       pass: 0,
@@ -1104,16 +1163,21 @@ function proposeForTagged(
   for (let position = 0; position < tags.length; position += 1) {
     const tag = tags[position] as TagState;
     const removable =
-      deleteMatchFor(deletes, tag.name) !== undefined &&
-      !isKeptTag(keeps, tag.name) &&
+      matches.deleteMatchFor(tag.name) >= 0 &&
+      !matches.isKeptTag(tag.name) &&
       !isGuardedTag(tag, protectLatest);
     (removable ? removed : staying).push(tag.name);
   }
-  const stayWhy = firstKeep ? ` (${describeKeep(firstKeep)})` : tagGuard ? ` (${tagGuard.why})` : "";
+  const stayWhy =
+    matches.keepCount > 0
+      ? ` (${describeKeep(matches.keepRules[0] as CompiledRule, matches.keepTags[0])})`
+      : tagGuard
+        ? ` (${tagGuard.why})`
+        : "";
   return {
     action: "untag",
     tags: removed,
-    ruleId: firstRule.rule.id,
+    ruleId,
     guard: null,
     reason: `untagged by ${why}; ${quoteList(staying)} ${staying.length === 1 ? "stays" : "stay"}${stayWhy}`,
     pass: 0,
@@ -1130,13 +1194,14 @@ function proposeForManifest(
   ranked: readonly RankedRule[],
   nowMs: number,
   protectLatest: boolean,
+  matches: RuleMatches,
 ): Proposal {
   if (ranked.length === 0) return manifest.tags.length > 0 ? NO_RULE : NO_RULE_UNTAGGED;
   const baseFreshnessMs = repo.instants[manifest.index * INSTANTS_PER_MANIFEST + BASE_FRESHNESS] as number;
   const proposal =
     manifest.tags.length === 0
       ? proposeForUntagged(ranked, manifest, baseFreshnessMs, nowMs)
-      : proposeForTagged(ranked, manifest, baseFreshnessMs, nowMs, protectLatest);
+      : proposeForTagged(ranked, manifest, baseFreshnessMs, nowMs, protectLatest, matches);
   if (proposal.action === "keep") return proposal;
   if (repo.partialWhy) {
     return blockedBy(
@@ -1161,28 +1226,27 @@ function proposeForManifest(
 
 /** Children of surviving indexes and referrers of surviving subjects survive too (recursively). */
 function protectGraph(repo: RepositoryState): void {
-  const referrersBySubject = new Map<string, ManifestState[]>();
+  // Alive referrers by the number of their subject; a subject that is not in this repository
+  // protects nothing here. Referrers are few, manifests many.
+  const referrersOf = new Map<number, ManifestState[]>();
   const manifests = repo.manifests;
   for (let index = 0; index < manifests.length; index += 1) {
     const manifest = manifests[index] as ManifestState;
     if (!manifest.alive) continue;
     const subjects = manifest.subjects;
     for (let position = 0; position < subjects.length; position += 1) {
-      const subject = subjects[position] as string;
-      const list = referrersBySubject.get(subject);
+      const target = findByDigest(repo, subjects[position] as string);
+      if (!target) continue;
+      const list = referrersOf.get(target.index);
       if (list) list.push(manifest);
-      else referrersBySubject.set(subject, [manifest]);
+      else referrersOf.set(target.index, [manifest]);
     }
   }
-  if (referrersBySubject.size === 0 && !repo.hasChildren) return;
-  // One lookup per subject instead of one per manifest: referrers are few, manifests many.
-  // Indexes (fixed) and subjects of current referrers; flags by index, so that the scan below
-  // does not touch every manifest's listing entry.
+  if (referrersOf.size === 0 && !repo.hasChildren) return;
+  // Indexes (fixed) and subjects of current referrers; flags by number, so that the scan below
+  // does not touch every manifest's state.
   const protectsOthers = repo.parentFlags.slice();
-  for (const subject of referrersBySubject.keys()) {
-    const target = findByDigest(repo, subject);
-    if (target) protectsOthers[target.index] = 1;
-  }
+  for (const subject of referrersOf.keys()) protectsOthers[subject] = 1;
   const visited = new Uint8Array(repo.manifests.length);
   const queue: ManifestState[] = [];
   for (let index = 0; index < protectsOthers.length; index += 1) {
@@ -1206,7 +1270,7 @@ function protectGraph(repo: RepositoryState): void {
       );
       queue.push(child);
     }
-    const referrers = referrersBySubject.size > 0 ? referrersBySubject.get(survivor.digest) : undefined;
+    const referrers = referrersOf.size > 0 ? referrersOf.get(survivor.index) : undefined;
     for (let position = 0; referrers !== undefined && position < referrers.length; position += 1) {
       const referrer = referrers[position] as ManifestState;
       const proposal = referrer.proposal;
@@ -1230,11 +1294,12 @@ function planRepositoryPasses(repo: RepositoryState, policy: CompiledPolicy, now
   const maxPasses = repo.manifests.reduce((sum, manifest) => sum + manifest.tags.length, 1);
   for (let pass = 1; pass <= maxPasses; pass += 1) {
     const ranked = rankRules(repo);
+    const matches = new RuleMatches();
     const manifests = repo.manifests;
     for (let index = 0; index < manifests.length; index += 1) {
       const manifest = manifests[index] as ManifestState;
       if (!manifest.alive) continue;
-      manifest.proposal = proposeForManifest(repo, manifest, ranked, nowMs, policy.protectLatest);
+      manifest.proposal = proposeForManifest(repo, manifest, ranked, nowMs, policy.protectLatest, matches);
     }
     protectGraph(repo);
     let untagged = false;

@@ -7,7 +7,7 @@ import {
   checkTagGlob,
   checkTagRegex,
   compileRepositoryGlob,
-  compileTagGlob,
+  compileTagGlobs,
   compileTagRegex,
 } from "./patterns.js";
 
@@ -339,18 +339,9 @@ function compileTagMatch(match: TagMatch | undefined): Pick<CompiledRule, "tagMa
     return { tagMatcher: (tag) => regex.test(tag), tagPatternText: `regex ${match.regex}` };
   }
   const globs = typeof match.glob === "string" ? [match.glob] : (match.glob ?? []);
-  const regexes = globs.map(compileTagGlob);
-  // Called for every tag of every manifest: a plain loop, no callback allocated per call.
-  const only = regexes.length === 1 ? regexes[0] : undefined;
-  return {
-    tagMatcher: only
-      ? (tag) => only.test(tag)
-      : (tag) => {
-          for (const regex of regexes) if (regex.test(tag)) return true;
-          return false;
-        },
-    tagPatternText: `glob ${globs.join(", ")}`,
-  };
+  // Called for every tag of every manifest: one expression for all the globs.
+  const regex = compileTagGlobs(globs);
+  return { tagMatcher: (tag) => regex.test(tag), tagPatternText: `glob ${globs.join(", ")}` };
 }
 
 /** Compiles a validated policy. Validates again, so an object built by hand cannot skip the checks. */

@@ -7,6 +7,7 @@ import { renderPolicyJsonSchema } from "../../../shared/retention/jsonSchema.js"
 import {
   compileRepositoryGlob,
   compileTagGlob,
+  compileTagGlobs,
   compileTagRegex,
 } from "../../../shared/retention/patterns.js";
 import {
@@ -290,7 +291,7 @@ describe("Function: compileRepositoryGlob", () => {
   });
 });
 
-describe("Function: compileTagGlob / compileTagRegex", () => {
+describe("Function: compileTagGlob / compileTagGlobs / compileTagRegex", () => {
   it.each([
     ["v*", "v1.2.3", true],
     ["v*", "xv1", false],
@@ -298,6 +299,18 @@ describe("Function: compileTagGlob / compileTagRegex", () => {
     ["1.2", "1x2", false],
   ])("glob %s on %s is %s", (glob, tag, expected) => {
     expect(compileTagGlob(glob).test(tag)).toBe(expected);
+  });
+  it.each([
+    [["prod", "prod-*", "hold-?"], "prod", true],
+    [["prod", "prod-*", "hold-?"], "prod-eu", true],
+    [["prod", "prod-*", "hold-?"], "hold-1", true],
+    [["prod", "prod-*", "hold-?"], "prodx", false],
+    [["prod", "prod-*", "hold-?"], "xprod", false],
+    [["prod", "prod-*", "hold-?"], "hold-12", false],
+    [["a.b", "c"], "axb", false],
+  ])("globs %j on %s is %s (each glob matches the whole tag)", (globs, tag, expected) => {
+    expect(compileTagGlobs(globs).test(tag)).toBe(expected);
+    expect(globs.some((glob) => compileTagGlob(glob).test(tag))).toBe(expected);
   });
   it.each([
     ["v[0-9]+", "v12", true],
