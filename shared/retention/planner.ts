@@ -55,6 +55,8 @@ interface Proposal {
   reason: string;
   /** The pass that carried the proposal out; 0 until then (and for keeps). */
   pass: number;
+  /** Once carried out: the manifest's action before this one, if any. */
+  previous: ActionRecord | undefined;
 }
 
 /** A carried-out proposal is its own record: no copy per action. */
@@ -77,16 +79,15 @@ class ManifestState {
   lastActivityAt: string | null = null;
   unreadableWhy: string | undefined = undefined;
   lockedWhy: string | undefined = undefined;
-  mayHideChildren = false;
   originalTags: readonly string[] = NO_TAGS;
-  subjectFromField: string | undefined = undefined;
   /** Subjects this manifest refers to (OCI subject, cosign tags among its original tags). */
   originalSubjects: readonly string[] = NO_TAGS;
   tags: TagState[] = NO_TAG_STATES;
   /** Subjects by the current tags; referrers are not ranked and follow their subject. */
   subjects: readonly string[] = NO_TAGS;
   alive = true;
-  actions: ActionRecord[] = NO_ACTIONS;
+  /** The last action carried out on the manifest (each links to the one before), if any. */
+  lastAction: ActionRecord | undefined = undefined;
   proposal: Proposal | undefined = undefined;
 
   constructor(index: number) {
@@ -135,8 +136,12 @@ const EMPTY_CANDIDATE: RetentionCandidate = Object.freeze({
   children: [],
   metadataReadable: false,
 });
-/** Shared by every manifest until its first action (most never get one): saves an array each. */
-const NO_ACTIONS: ActionRecord[] = Object.freeze([]) as unknown as ActionRecord[];
+/** The actions carried out on a manifest, first to last. */
+function actionsOf(manifest: ManifestState): ActionRecord[] {
+  const actions: ActionRecord[] = [];
+  for (let action = manifest.lastAction; action; action = action.previous) actions.push(action);
+  return actions.reverse();
+}
 
 const DIGIT_0 = 48;
 
@@ -252,6 +257,14 @@ function mergeCandidates(first: RetentionCandidate, second: RetentionCandidate):
   };
 }
 
+/** An unreadable manifest that may be an index: its children are unknown. */
+function mayHideChildren(candidate: RetentionCandidate): boolean {
+  return (
+    !candidate.metadataReadable &&
+    (candidate.mediaType === undefined || !SINGLE_MANIFEST_MEDIA_TYPES.has(candidate.mediaType))
+  );
+}
+
 function lockOf(tag: RetentionTag): string | undefined {
   if (tag.deleteEnabled === false) return "deleteEnabled=false";
   return tag.writeEnabled === false ? "writeEnabled=false" : undefined;
@@ -303,16 +316,12 @@ function fillManifestState(
   state.lastActivityAt = normalizedInstant(lastActivityText, lastActivityMs);
   state.unreadableWhy = unreadableWhy;
   state.lockedWhy = lockedWhy;
-  state.mayHideChildren =
-    !candidate.metadataReadable &&
-    (candidate.mediaType === undefined || !SINGLE_MANIFEST_MEDIA_TYPES.has(candidate.mediaType));
   state.originalTags =
     tags.length === 0
       ? NO_TAGS
       : tags.length === 1
         ? [(tags[0] as TagState).name]
         : tags.map((tag) => tag.name);
-  state.subjectFromField = candidate.subject;
   state.originalSubjects = subjects;
   state.tags = tags;
   state.subjects = subjects;
@@ -587,7 +596,7 @@ function buildRepositoryStates(
         hasChildren = true;
       }
       if (manifest.originalSubjects.length > 0) hasSubjects = true;
-      if (manifest.mayHideChildren && (!hidden || number < hidden.index)) hidden = manifest;
+      if (mayHideChildren(candidate) && (!hidden || number < hidden.index)) hidden = manifest;
       if (tagsSeen && !tagConflict) {
         const names = manifest.originalTags;
         for (let position = 0; position < names.length; position += 1)
@@ -1000,7 +1009,7 @@ function describeManifest(repo: RepositoryState, manifest: ManifestState): strin
 }
 
 function keepProposal(ruleId: string | null, guard: RetentionGuard | null, reason: string): Proposal {
-  return { action: "keep", tags: [], ruleId, guard, reason, pass: 0 };
+  return { action: "keep", tags: [], ruleId, guard, reason, pass: 0, previous: undefined };
 }
 
 const NO_RULE: Proposal = Object.freeze(keepProposal(null, null, "no rule matched"));
@@ -1066,6 +1075,7 @@ function proposeForUntagged(
     guard: null,
     reason: untaggedDeleteReason(deleteRule),
     pass: 0,
+    previous: undefined,
   };
 }
 
@@ -1156,6 +1166,7 @@ function proposeForTagged(
       guard: null,
       reason: `deleted by ${why}`,
       pass: 0,
+      previous: undefined,
     };
   }
   const removed: string[] = [];
@@ -1181,6 +1192,7 @@ function proposeForTagged(
     guard: null,
     reason: `untagged by ${why}; ${quoteList(staying)} ${staying.length === 1 ? "stays" : "stay"}${stayWhy}`,
     pass: 0,
+    previous: undefined,
   };
 }
 
@@ -1308,14 +1320,14 @@ function planRepositoryPasses(repo: RepositoryState, policy: CompiledPolicy, now
       const proposal = manifest.proposal;
       if (!manifest.alive || !proposal || proposal.action === "keep") continue;
       proposal.pass = pass;
-      if (manifest.actions === NO_ACTIONS) manifest.actions = [proposal as ActionRecord];
-      else manifest.actions.push(proposal as ActionRecord);
+      proposal.previous = manifest.lastAction;
+      manifest.lastAction = proposal as ActionRecord;
       if (proposal.action === "delete") {
         manifest.alive = false;
       } else {
         untagged = true;
         manifest.tags = manifest.tags.filter((tag) => !proposal.tags.includes(tag.name));
-        manifest.subjects = subjectsOf(manifest.subjectFromField, manifest.tags);
+        manifest.subjects = subjectsOf(manifest.candidate.subject, manifest.tags);
       }
     }
     if (!untagged) return;
@@ -1357,8 +1369,8 @@ function makeDecision(
 }
 
 function initialDecision(manifest: ManifestState): RetentionDecision {
-  const actions = manifest.actions;
-  if (actions.length === 0) {
+  const final = manifest.lastAction;
+  if (!final) {
     const last = manifest.proposal;
     return makeDecision(
       manifest,
@@ -1370,13 +1382,15 @@ function initialDecision(manifest: ManifestState): RetentionDecision {
       0,
     );
   }
-  const final = actions[actions.length - 1] as ActionRecord;
   if (final.action === "delete") {
     // Every action before a delete is an untag (nothing happens to a deleted manifest).
-    const earlier =
-      actions.length > 1
-        ? ` (after an earlier pass removed ${quoteList(actions.slice(0, -1).flatMap((untag) => untag.tags))})`
-        : "";
+    const earlier = final.previous
+      ? ` (after an earlier pass removed ${quoteList(
+          actionsOf(manifest)
+            .slice(0, -1)
+            .flatMap((untag) => untag.tags),
+        )})`
+      : "";
     return makeDecision(
       manifest,
       "delete",
@@ -1388,7 +1402,7 @@ function initialDecision(manifest: ManifestState): RetentionDecision {
       final.pass,
     );
   }
-  const untags = actions;
+  const untags = actionsOf(manifest);
   return makeDecision(
     manifest,
     "untag",
@@ -1499,12 +1513,13 @@ function restoreInvariantsAfterHoldBack(repo: RepositoryState, list: WorkingDeci
       else referrersBySubject.set(subject, [work]);
     }
   }
-  const heldPass = (work: WorkingDecision) => Math.min(...work.manifest.actions.map((action) => action.pass));
+  const heldPass = (work: WorkingDecision) =>
+    Math.min(...actionsOf(work.manifest).map((action) => action.pass));
   for (;;) {
     let changed = false;
     let earliestHeld = Number.POSITIVE_INFINITY;
     for (const work of list) {
-      if (work.decision.action === "keep" && work.manifest.actions.length > 0) {
+      if (work.decision.action === "keep" && work.manifest.lastAction !== undefined) {
         earliestHeld = Math.min(earliestHeld, heldPass(work));
       }
     }

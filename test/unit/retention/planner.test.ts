@@ -269,3 +269,60 @@ describe("Function: planRetention (semantics)", () => {
     ).toThrow(RangeError);
   });
 });
+
+describe("Function: planRetention (later passes)", () => {
+  // Removing a tag can change a ranking: the next pass acts on what the previous one left.
+  const policy = validateRetentionPolicy({
+    version: 1,
+    rules: [
+      { id: "keep-pinned", repositories: scopeAll, keep: { tags: { glob: ["v1.5*", "v2.5*"] } } },
+      { id: "drop-pr", repositories: scopeAll, delete: { tags: { glob: "*-pr" } } },
+      {
+        id: "highest-only",
+        repositories: scopeAll,
+        delete: { tags: { glob: "v*" }, beyondMostRecent: { count: 1, orderBy: "semver" } },
+      },
+    ],
+  });
+
+  it("deletes in a later pass what an earlier untag left ranked lower, and says so", () => {
+    const result = plan(
+      [
+        listing("team/web", [
+          manifest("a", { pushedDaysAgo: 10, tags: ["v2.0.0-pr", "v1.0.0"] }),
+          manifest("b", { pushedDaysAgo: 20, tags: ["v1.5.0"] }),
+        ]),
+      ],
+      policy,
+    );
+    expect(decisionFor(result, "a")).toMatchObject({
+      action: "delete",
+      pass: 2,
+      ruleId: "highest-only",
+      tags: ["v1.0.0", "v2.0.0-pr"],
+      reason:
+        'deleted by rule "highest-only": tag v1.0.0 matches glob v*, beyond the 1 highest versions (after an earlier pass removed v2.0.0-pr)',
+    });
+    expect(decisionFor(result, "b")).toMatchObject({ action: "keep", ruleId: "keep-pinned" });
+  });
+
+  it("reports two untags of one manifest in pass order, under the first rule", () => {
+    const result = plan(
+      [
+        listing("team/api", [
+          manifest("c", { pushedDaysAgo: 30, tags: ["v3.0.0-pr", "v2.0.0", "v1.5.1"] }),
+          manifest("d", { pushedDaysAgo: 40, tags: ["v2.5.0"] }),
+        ]),
+      ],
+      policy,
+    );
+    const kept = 'kept by rule "keep-pinned": tag v1.5.1 matches glob v1.5*, v2.5*';
+    expect(decisionFor(result, "c")).toMatchObject({
+      action: "untag",
+      pass: 2,
+      ruleId: "drop-pr",
+      tags: ["v2.0.0", "v3.0.0-pr"],
+      reason: `untagged by rule "drop-pr": tag v3.0.0-pr matches glob *-pr; v1.5.1, v2.0.0 stay (${kept}); then untagged by rule "highest-only": tags v1.5.1, v2.0.0 match glob v*, beyond the 1 highest versions; v1.5.1 stays (${kept})`,
+    });
+  });
+});
