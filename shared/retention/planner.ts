@@ -67,32 +67,53 @@ type ActionRecord = Proposal & { readonly action: "delete" | "untag" };
  * empty, in digest order, and filled from the listing in input order: the loops over the states
  * then walk memory in order, and reading the listing does too.
  */
-class ManifestState {
+interface ManifestState {
   /** Position in the repository's digest-sorted manifest list. */
   readonly index: number;
-  digest = "";
-  candidate: RetentionCandidate = EMPTY_CANDIDATE;
+  digest: string;
+  candidate: RetentionCandidate;
   // The manifest's instants (milliseconds) live in its repository's `instants` table, not here:
   // a number field that is not a small integer costs one more heap object per manifest.
   /** Normalized ISO forms of push time and last activity, for the decision. */
-  pushedAt: string | null = null;
-  lastActivityAt: string | null = null;
-  unreadableWhy: string | undefined = undefined;
-  lockedWhy: string | undefined = undefined;
-  originalTags: readonly string[] = NO_TAGS;
+  pushedAt: string | null;
+  lastActivityAt: string | null;
+  unreadableWhy: string | undefined;
+  lockedWhy: string | undefined;
+  originalTags: readonly string[];
   /** Subjects this manifest refers to (OCI subject, cosign tags among its original tags). */
-  originalSubjects: readonly string[] = NO_TAGS;
-  tags: TagState[] = NO_TAG_STATES;
+  originalSubjects: readonly string[];
+  tags: TagState[];
   /** Subjects by the current tags; referrers are not ranked and follow their subject. */
-  subjects: readonly string[] = NO_TAGS;
-  alive = true;
+  subjects: readonly string[];
+  alive: boolean;
   /** The last action carried out on the manifest (each links to the one before), if any. */
-  lastAction: ActionRecord | undefined = undefined;
-  proposal: Proposal | undefined = undefined;
+  lastAction: ActionRecord | undefined;
+  proposal: Proposal | undefined;
+}
 
-  constructor(index: number) {
-    this.index = index;
-  }
+/**
+ * An empty state, filled later. An object literal on purpose: the engine notices that what this
+ * one allocation site creates survives, and then allocates it where long-lived objects live,
+ * instead of copying 100,000 of them out of the young generation (a class constructor does not
+ * get that treatment here; measured: about 15 % of planning time).
+ */
+function emptyState(index: number): ManifestState {
+  return {
+    index,
+    digest: "",
+    candidate: EMPTY_CANDIDATE,
+    pushedAt: null,
+    lastActivityAt: null,
+    unreadableWhy: undefined,
+    lockedWhy: undefined,
+    originalTags: NO_TAGS,
+    originalSubjects: NO_TAGS,
+    tags: NO_TAG_STATES,
+    subjects: NO_TAGS,
+    alive: true,
+    lastAction: undefined,
+    proposal: undefined,
+  };
 }
 
 interface RepositoryState {
@@ -578,7 +599,7 @@ function buildRepositoryStates(
     // The states are built in input order: reading a large listing where it lies in memory is
     // much faster than reading it in digest order.
     const manifests: ManifestState[] = new Array(manifestCount);
-    for (let number = 0; number < manifestCount; number += 1) manifests[number] = new ManifestState(number);
+    for (let number = 0; number < manifestCount; number += 1) manifests[number] = emptyState(number);
     const built = new Uint8Array(manifestCount);
     const instants: InstantTable = new Float64Array(manifestCount * INSTANTS_PER_MANIFEST);
     const parentFlags = new Uint8Array(manifestCount);
