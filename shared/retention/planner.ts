@@ -371,6 +371,7 @@ function subjectsOf(subjectField: string | undefined, tags: readonly TagState[])
 
 const RADIX_SORT_FROM = 1024;
 const RADIX_WINDOW = 12;
+const ALPHABET_SAMPLE = 256;
 
 /**
  * Positions of `keys` in the order of their strings by UTF-16 code units (what `<` and
@@ -388,54 +389,81 @@ export function sortedPositions(keys: readonly string[]): number[] {
   if (count < RADIX_SORT_FROM) return positions.sort(byKeyThenPosition);
   const first = keys[0] as string;
   let common = first.length;
+  let shared = first;
   for (let position = 0; position < count; position += 1) {
     const key = keys[position] as string;
+    // Usually true at once: the shared prefix is found within a few keys and only ever shrinks.
+    if (key.startsWith(shared)) continue;
     const limit = Math.min(common, key.length);
     let at = 0;
     while (at < limit && key.charCodeAt(at) === first.charCodeAt(at)) at += 1;
     common = at;
+    shared = first.slice(0, common);
   }
+  // The characters of the window are ranked densely (rank 0 is "the string has ended", which
+  // sorts before every character), so that as many as possible fit in one number. The alphabet is
+  // taken from a sample of keys and checked while packing; only a key with a character the sample
+  // lacked makes it read every key's window and pack again.
   const seen = new Uint8Array(65_536);
-  for (let position = 0; position < count; position += 1) {
-    const key = keys[position] as string;
-    const end = Math.min(key.length, common + RADIX_WINDOW);
-    for (let at = common; at < end; at += 1) seen[key.charCodeAt(at)] = 1;
-  }
-  // Rank 0 is "the string has ended", which sorts before every character.
   const rank = new Uint32Array(65_536);
-  let symbols = 0;
-  for (let code = 0; code < 65_536; code += 1) if (seen[code] === 1) rank[code] = ++symbols;
-  const bitsPerChar = Math.ceil(Math.log2(symbols + 1));
-  const indexBits = Math.ceil(Math.log2(count));
-  // Everything must stay an exact integer in a double (53 bits).
-  const chars = Math.min(RADIX_WINDOW, Math.floor((53 - indexBits) / bitsPerChar));
-  if (chars < 1) return positions.sort(byKeyThenPosition);
-  const base = 2 ** bitsPerChar;
-  const indexScale = 2 ** indexBits;
   const packed = new Float64Array(count);
-  for (let position = 0; position < count; position += 1) {
-    const key = keys[position] as string;
-    let prefix = 0;
-    for (let offset = 0; offset < chars; offset += 1) {
-      const at = common + offset;
-      prefix = prefix * base + (at < key.length ? (rank[key.charCodeAt(at)] as number) : 0);
+  const markAlphabet = (end: number): void => {
+    for (let position = 0; position < end; position += 1) {
+      const key = keys[position] as string;
+      const stop = Math.min(key.length, common + RADIX_WINDOW);
+      for (let at = common; at < stop; at += 1) seen[key.charCodeAt(at)] = 1;
     }
-    packed[position] = prefix * indexScale + position;
+    let symbols = 0;
+    for (let code = 0; code < 65_536; code += 1) rank[code] = seen[code] === 1 ? ++symbols : 0;
+    alphabetSize = symbols;
+  };
+  let alphabetSize = 0;
+  const indexBits = Math.ceil(Math.log2(count));
+  const indexScale = 2 ** indexBits;
+  let chars = 0;
+  /** Packs every key's window and position into `packed`; false when a character is not ranked. */
+  const pack = (): boolean => {
+    const bitsPerChar = Math.ceil(Math.log2(alphabetSize + 1));
+    // Everything must stay an exact integer in a double (53 bits).
+    chars = Math.min(RADIX_WINDOW, Math.floor((53 - indexBits) / bitsPerChar));
+    if (chars < 1) return true;
+    const base = 2 ** bitsPerChar;
+    for (let position = 0; position < count; position += 1) {
+      const key = keys[position] as string;
+      let window = 0;
+      for (let offset = 0; offset < chars; offset += 1) {
+        const at = common + offset;
+        let symbol = 0;
+        if (at < key.length) {
+          symbol = rank[key.charCodeAt(at)] as number;
+          if (symbol === 0) return false;
+        }
+        window = window * base + symbol;
+      }
+      packed[position] = window * indexScale + position;
+    }
+    return true;
+  };
+  markAlphabet(Math.min(count, ALPHABET_SAMPLE));
+  if (!pack()) {
+    markAlphabet(count);
+    pack();
   }
+  if (chars < 1) return positions.sort(byKeyThenPosition);
   packed.sort();
   let runStart = 0;
-  let runPrefix = -1;
+  let runWindow = -1;
   for (let slot = 0; slot <= count; slot += 1) {
     const value = slot < count ? (packed[slot] as number) : Number.NaN;
-    const prefix = Math.floor(value / indexScale);
-    if (prefix !== runPrefix) {
+    const window = Math.floor(value / indexScale);
+    if (window !== runWindow) {
       if (slot - runStart > 1) {
         const run = positions.slice(runStart, slot).sort(byKeyThenPosition);
         for (let offset = 0; offset < run.length; offset += 1)
           positions[runStart + offset] = run[offset] as number;
       }
       runStart = slot;
-      runPrefix = prefix;
+      runWindow = window;
     }
     if (slot < count) positions[slot] = value % indexScale;
   }

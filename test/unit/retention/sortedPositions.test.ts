@@ -35,6 +35,24 @@ describe("sortedPositions", () => {
     );
   });
 
+  it("stays exact when a late key brings a character the first keys did not have", () => {
+    fc.assert(
+      fc.property(
+        fc.array(hexDigest, { minLength: 1500, maxLength: 2500 }),
+        fc.nat(),
+        fc.constantFrom("G", "~", "\u00e9", "\ud83d", "!"),
+        (keys, at, odd) => {
+          const late = 300 + (at % (keys.length - 300));
+          const mixed = keys.map((key, position) =>
+            position === late ? `${key.slice(0, 8)}${odd}${key.slice(9)}` : key,
+          );
+          expect(sortedPositions(mixed)).toEqual(referenceOrder(mixed));
+        },
+      ),
+      { numRuns: 20 },
+    );
+  });
+
   it("handles many duplicates and keys that are prefixes of each other", () => {
     const keys = Array.from({ length: 5000 }, (_unused, index) => "sha256:ab".slice(0, 7 + (index % 3)));
     expect(sortedPositions(keys)).toEqual(referenceOrder(keys));
