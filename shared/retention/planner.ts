@@ -515,19 +515,54 @@ function digestKey(digest: string, from: number): number {
   return key;
 }
 
-function findByDigest(repo: RepositoryState, digest: string): ManifestState | undefined {
-  const index = repo.byDigest;
-  if (!index || !digest.startsWith(index.sharedPrefix)) return undefined;
-  const key = digestKey(digest, index.sharedPrefix.length);
-  const keys = index.keys;
-  let low = 0;
-  let high = keys.length;
+/**
+ * The first position in the ascending `keys` whose key is not below `key` (the length when none),
+ * searched outwards from `guess` in doubling steps and then by halving: a few probes when the
+ * guess is close, never more than about twice a binary search's when it is far.
+ */
+export function lowerBound(keys: Float64Array, key: number, guess: number): number {
+  const count = keys.length;
+  // Invariant once set: every key before `low` is below `key`; `high` is `count` or not below it.
+  let low: number;
+  let high: number;
+  if (guess < count && (keys[guess] as number) < key) {
+    low = guess + 1;
+    high = low;
+    for (let step = 1; high < count && (keys[high] as number) < key; step *= 2) {
+      low = high + 1;
+      high = low + step;
+    }
+    if (high > count) high = count;
+  } else {
+    high = Math.min(guess, count);
+    low = high;
+    for (let step = 1; low > 0 && (keys[low - 1] as number) >= key; step *= 2) {
+      high = low - 1;
+      low = Math.max(0, high - step);
+    }
+  }
   while (low < high) {
     const middle = (low + high) >>> 1;
     if ((keys[middle] as number) < key) low = middle + 1;
     else high = middle;
   }
-  for (let at = low; at < keys.length && keys[at] === key; at += 1) {
+  return low;
+}
+
+function findByDigest(repo: RepositoryState, digest: string): ManifestState | undefined {
+  const index = repo.byDigest;
+  if (!index || !digest.startsWith(index.sharedPrefix)) return undefined;
+  const key = digestKey(digest, index.sharedPrefix.length);
+  const keys = index.keys;
+  const count = keys.length;
+  if (count === 0) return undefined;
+  // Digests are uniformly spread (they are hashes): the key's share of the key range is close to
+  // its position, so the search starts there and touches a few neighbouring entries instead of
+  // the 17 scattered ones of a binary search over 100,000.
+  const lowest = keys[0] as number;
+  const span = (keys[count - 1] as number) - lowest;
+  const guess = span > 0 ? Math.min(count - 1, Math.max(0, Math.floor(((key - lowest) / span) * count))) : 0;
+  for (let at = lowerBound(keys, key, guess); at < count && keys[at] === key; at += 1) {
     const manifest = index.manifests[at] as ManifestState;
     if (manifest.digest === digest) return manifest;
   }
