@@ -399,14 +399,22 @@ const ALPHABET_SAMPLE = 256;
  * this is several times faster than a comparator sort: after the prefix all strings share
  * (`sha256:`), the next few characters are packed with the position into one number, the numbers
  * are sorted natively, and only strings whose packed characters tie are compared whole.
+ *
+ * `mayEqualPrevious`, when given (as long as `keys`), is set to 1 at every place of the result
+ * whose string may equal the one before it, and 0 where it certainly differs: callers looking for
+ * duplicates compare only those strings.
  */
-export function sortedPositions(keys: readonly string[]): number[] {
+export function sortedPositions(keys: readonly string[], mayEqualPrevious?: Uint8Array): number[] {
   const count = keys.length;
   const byKeyThenPosition = (left: number, right: number): number =>
     compareText(keys[left] as string, keys[right] as string) || left - right;
   const positions: number[] = new Array(count);
   for (let position = 0; position < count; position += 1) positions[position] = position;
-  if (count < RADIX_SORT_FROM) return positions.sort(byKeyThenPosition);
+  const comparatorSort = (): number[] => {
+    mayEqualPrevious?.fill(1);
+    return positions.sort(byKeyThenPosition);
+  };
+  if (count < RADIX_SORT_FROM) return comparatorSort();
   const first = keys[0] as string;
   let common = first.length;
   let shared = first;
@@ -469,13 +477,14 @@ export function sortedPositions(keys: readonly string[]): number[] {
     markAlphabet(count);
     pack();
   }
-  if (chars < 1) return positions.sort(byKeyThenPosition);
+  if (chars < 1) return comparatorSort();
   packed.sort();
   let runStart = 0;
   let runWindow = -1;
   for (let slot = 0; slot <= count; slot += 1) {
     const value = slot < count ? (packed[slot] as number) : Number.NaN;
     const window = Math.floor(value / indexScale);
+    if (mayEqualPrevious && slot < count) mayEqualPrevious[slot] = window === runWindow ? 1 : 0;
     if (window !== runWindow) {
       if (slot - runStart > 1) {
         const run = positions.slice(runStart, slot).sort(byKeyThenPosition);
@@ -653,20 +662,18 @@ function buildRepositoryStates(
     const tagsSeen = group.complete ? new TagNameSet(tagCount) : undefined;
     // Manifests are numbered in digest order (a stable sort: answers about one manifest from
     // several listings end up next to each other, in input order).
-    const order = sortedPositions(digests);
+    const mayEqualPrevious = new Uint8Array(count);
+    const order = sortedPositions(digests, mayEqualPrevious);
     const firstDigest = count > 0 ? (digests[order[0] as number] as string) : "";
     const lastDigest = count > 0 ? (digests[order[count - 1] as number] as string) : "";
     const shared = sharedPrefixLength(firstDigest, lastDigest);
-    const keyAt = new Float64Array(count);
-    for (let position = 0; position < count; position += 1)
-      keyAt[position] = digestKey(digests[position] as string, shared);
     const numberAt = new Int32Array(count);
     let manifestCount = 0;
     let merged: Map<number, RetentionCandidate> | undefined;
     for (let at = 0; at < count; at += 1) {
       const position = order[at] as number;
       const previous = at > 0 ? (order[at - 1] as number) : -1;
-      if (previous >= 0 && keyAt[previous] === keyAt[position] && digests[previous] === digests[position]) {
+      if (previous >= 0 && mayEqualPrevious[at] === 1 && digests[previous] === digests[position]) {
         const number = numberAt[previous] as number;
         numberAt[position] = number;
         merged ??= new Map();
@@ -692,7 +699,7 @@ function buildRepositoryStates(
       if (built[number] === 1) continue;
       built[number] = 1;
       const candidate = merged?.get(number) ?? (candidates[position] as RetentionCandidate);
-      digestKeys[number] = keyAt[position] as number;
+      digestKeys[number] = digestKey(candidate.digest, shared);
       const manifest = manifests[number] as ManifestState;
       fillManifestState(manifest, candidate, instants);
       if (candidate.children.length > 0) {
@@ -1175,7 +1182,8 @@ function proposeForUntagged(
   if (!deleteRule) return NO_RULE_UNTAGGED;
   return {
     action: "delete",
-    tags: [],
+    // Read only (a delete's decision lists the manifest's own tags): one shared empty list.
+    tags: NO_TAGS as string[],
     ruleId: deleteRule.id,
     guard: null,
     reason: untaggedDeleteReason(deleteRule),
@@ -1662,24 +1670,33 @@ function restoreInvariantsAfterHoldBack(repo: RepositoryState, list: WorkingDeci
 }
 
 function totalsOf(decisions: readonly RetentionDecision[]): RetentionTotals {
-  const totals: RetentionTotals = {
-    manifests: 0,
-    keep: 0,
-    delete: 0,
-    untag: 0,
-    tagsRemoved: 0,
-    bytesReclaimable: 0,
-    guarded: 0,
-  };
+  // Plain local counters: one add each, no property looked up by name per decision.
+  let deletes = 0;
+  let untags = 0;
+  let tagsRemoved = 0;
+  let bytesReclaimable = 0;
+  let guarded = 0;
   for (let position = 0; position < decisions.length; position += 1) {
     const decision = decisions[position] as RetentionDecision;
-    totals.manifests += 1;
-    totals[decision.action] += 1;
-    if (decision.action !== "keep") totals.tagsRemoved += decision.tags.length;
-    if (decision.action === "delete") totals.bytesReclaimable += decision.sizeInBytes;
-    if (decision.guard !== null) totals.guarded += 1;
+    if (decision.action === "delete") {
+      deletes += 1;
+      tagsRemoved += decision.tags.length;
+      bytesReclaimable += decision.sizeInBytes;
+    } else if (decision.action === "untag") {
+      untags += 1;
+      tagsRemoved += decision.tags.length;
+    }
+    if (decision.guard !== null) guarded += 1;
   }
-  return totals;
+  return {
+    manifests: decisions.length,
+    keep: decisions.length - deletes - untags,
+    delete: deletes,
+    untag: untags,
+    tagsRemoved,
+    bytesReclaimable,
+    guarded,
+  };
 }
 
 function sumTotals(all: readonly RetentionTotals[]): RetentionTotals {

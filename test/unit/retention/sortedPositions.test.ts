@@ -28,7 +28,14 @@ describe("sortedPositions", () => {
       fc.property(
         fc.oneof(fc.array(anyKey), fc.array(anyKey, { minLength: 1024, maxLength: 3000 })),
         (keys) => {
-          expect(sortedPositions(keys)).toEqual(referenceOrder(keys));
+          const mayEqualPrevious = new Uint8Array(keys.length);
+          const order = sortedPositions(keys, mayEqualPrevious);
+          expect(order).toEqual(referenceOrder(keys));
+          // A 0 promises a different string from the one before; equal neighbours always get a 1.
+          order.forEach((position, slot) => {
+            const previous = slot > 0 ? keys[order[slot - 1] as number] : undefined;
+            if (previous === keys[position]) expect(mayEqualPrevious[slot]).toBe(1);
+          });
         },
       ),
       { numRuns: 40 },
@@ -55,6 +62,10 @@ describe("sortedPositions", () => {
 
   it("handles many duplicates and keys that are prefixes of each other", () => {
     const keys = Array.from({ length: 5000 }, (_unused, index) => "sha256:ab".slice(0, 7 + (index % 3)));
-    expect(sortedPositions(keys)).toEqual(referenceOrder(keys));
+    const mayEqualPrevious = new Uint8Array(keys.length);
+    const order = sortedPositions(keys, mayEqualPrevious);
+    expect(order).toEqual(referenceOrder(keys));
+    // Three distinct strings: the first of each run differs from the one before, the rest may not.
+    expect([...mayEqualPrevious].filter((flag) => flag === 0)).toHaveLength(3);
   });
 });
