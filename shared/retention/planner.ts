@@ -149,6 +149,8 @@ const INSTANTS_PER_MANIFEST = 3;
 
 const NO_TAGS: readonly string[] = Object.freeze([]);
 const NO_TAG_STATES: TagState[] = Object.freeze([]) as unknown as TagState[];
+/** A placeholder, always replaced. */
+const NO_TAG_STATE: TagState = Object.freeze({ name: "", timeMs: 0, lockedBy: undefined });
 /** What an empty state points at until it is filled. */
 const EMPTY_CANDIDATE: RetentionCandidate = Object.freeze({
   digest: "",
@@ -323,8 +325,10 @@ function fillManifestState(
   let lastActivityMs = baseFreshnessMs;
   let lastActivityText = baseFreshnessMs === pushedMs ? candidate.pushedAt : candidate.updatedAt;
   let tagTimeUnreadable = false;
-  // Exactly sized: an array grown by push from empty reserves room for about 16 entries.
-  const tags: TagState[] = candidate.tags.length === 0 ? NO_TAG_STATES : new Array(candidate.tags.length);
+  // Exactly sized (an array grown by push from empty reserves room for about 16 entries); the usual
+  // single tag in an array literal, which the engine allocates as long-lived (see emptyState).
+  const count = candidate.tags.length;
+  const tags: TagState[] = count === 0 ? NO_TAG_STATES : count === 1 ? [NO_TAG_STATE] : new Array(count);
   for (let position = 0; position < candidate.tags.length; position += 1) {
     const raw = candidate.tags[position] as RetentionTag;
     const timeMs = raw.updatedAt === undefined ? pushedMs : parseInstant(raw.updatedAt);
