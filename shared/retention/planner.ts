@@ -72,6 +72,8 @@ interface ManifestState {
   readonly index: number;
   digest: string;
   candidate: RetentionCandidate;
+  /** Copied from the listing while it is at hand: decisions are made in digest order. */
+  sizeInBytes: number;
   // The manifest's instants (milliseconds) live in its repository's `instants` table, not here:
   // a number field that is not a small integer costs one more heap object per manifest.
   /** Normalized ISO forms of push time and last activity, for the decision. */
@@ -102,6 +104,7 @@ function emptyState(index: number): ManifestState {
     index,
     digest: "",
     candidate: EMPTY_CANDIDATE,
+    sizeInBytes: 0,
     pushedAt: null,
     lastActivityAt: null,
     unreadableWhy: undefined,
@@ -357,6 +360,7 @@ function fillManifestState(
   instants[index * INSTANTS_PER_MANIFEST + LAST_ACTIVITY] = lastActivityMs;
   state.digest = candidate.digest;
   state.candidate = candidate;
+  state.sizeInBytes = candidate.sizeInBytes;
   state.pushedAt = normalizedInstant(candidate.pushedAt, pushedMs);
   state.lastActivityAt = normalizedInstant(lastActivityText, lastActivityMs);
   state.unreadableWhy = unreadableWhy;
@@ -1478,7 +1482,7 @@ function makeDecision(
     ruleId,
     guard,
     reason,
-    sizeInBytes: manifest.candidate.sizeInBytes,
+    sizeInBytes: manifest.sizeInBytes,
     pushedAt: manifest.pushedAt,
     lastActivityAt: manifest.lastActivityAt,
     pass,
