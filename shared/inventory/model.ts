@@ -10,9 +10,11 @@ import type { RegistryEvent } from "../events/registryEvent.js";
  *   newer than the latest delete: a delete leaves a tombstone that a late, older push cannot undo,
  *   while a newer push of the same digest brings it back (the registry really holds it again).
  *   At equal times the delete wins.
- * - A tag keeps the latest push that named it (digest + time). It exists while its manifest has no
- *   delete newer than that push: deleting a manifest removes its tags; re-pushing the digest later
- *   without the tag does not bring the tag back.
+ * - A tag keeps the latest push that named it (digest + time) and the latest observation that found
+ *   it gone (untagging raises no event: only a sweep's complete listing tells). It exists while that
+ *   push is newer than the removal and its manifest has no delete newer than the push: deleting a
+ *   manifest removes its tags; re-pushing the digest later without the tag does not bring the tag
+ *   back; a delayed push from before the removal does not either.
  */
 
 /** A point in event time: the event's own time, made sortable with sub-millisecond precision. */
@@ -47,6 +49,14 @@ export function compareStamps(a: Stamp, b: Stamp): number {
 /** A push is newer than a delete only if strictly later: at equal times the delete wins. */
 export function pushBeatsDelete(push: Stamp, remove: Stamp | undefined): boolean {
   return remove === undefined || push.order > remove.order;
+}
+
+/**
+ * A push stands against an observed tag removal unless strictly older: a push at the very instant
+ * the listing started may be one the listing missed, so the tie goes to the push.
+ */
+export function pushOutlivesRemoval(push: Stamp, removed: Stamp | undefined): boolean {
+  return removed === undefined || push.order >= removed.order;
 }
 
 export interface PushStamp extends Stamp {
@@ -98,6 +108,8 @@ export interface TagState {
   readonly tag: string;
   readonly digest: string;
   readonly push: PushStamp;
+  /** The latest observation that the tag was gone (a tag tombstone); a later push brings it back. */
+  readonly removed?: Stamp | undefined;
 }
 
 /**
@@ -192,7 +204,11 @@ export interface TagMerge {
   readonly movedFrom?: string | undefined;
 }
 
-/** Only pushes name tags (ACR does not report tag deletes; a manifest delete ends its tags). */
+/**
+ * Only pushes name tags (ACR does not report tag deletes; a manifest delete ends its tags, and a
+ * sweep records a tag it found gone with `mergeTagRemoval`). A push from before a recorded removal
+ * changes nothing: the tag was pushed, then removed.
+ */
 export function mergeTagEvent(
   current: TagState | undefined,
   event: RegistryEvent & { tag: string },
@@ -201,6 +217,8 @@ export function mergeTagEvent(
   if (current !== undefined) {
     if (current.push.eventId === event.id) return { state: current, changed: false, outcome: "duplicate" };
     if (compareStamps(push, current.push) < 0) return { state: current, changed: false, outcome: "stale" };
+    if (!pushOutlivesRemoval(push, current.removed))
+      return { state: current, changed: false, outcome: "stale" };
   }
   const state: TagState = {
     registry: event.registry,
@@ -208,14 +226,33 @@ export function mergeTagEvent(
     tag: event.tag,
     digest: event.digest,
     push,
+    ...(current?.removed !== undefined && { removed: current.removed }),
   };
-  const movedFrom = current !== undefined && current.digest !== event.digest ? current.digest : undefined;
+  const wasNamed = current !== undefined && pushOutlivesRemoval(current.push, current.removed);
+  const movedFrom = wasNamed && current.digest !== event.digest ? current.digest : undefined;
   return { state, changed: true, outcome: "applied", movedFrom };
 }
 
-/** A tag exists while the manifest it names was not deleted after the push that set it. */
+/**
+ * Records that a complete listing at `removal` showed the tag on no manifest. It applies only while
+ * the tag still names `digest` (the one the listing was compared with: a tag that moved meanwhile
+ * is left for the next sweep) and its push is older than the observation (a newer push stands);
+ * otherwise, or when this or a newer removal is already recorded, the result is undefined: nothing
+ * to write.
+ */
+export function mergeTagRemoval(current: TagState, digest: string, removal: Stamp): TagState | undefined {
+  if (current.digest !== digest) return undefined;
+  if (pushOutlivesRemoval(current.push, removal)) return undefined;
+  if (current.removed !== undefined && compareStamps(removal, current.removed) <= 0) return undefined;
+  return { ...current, removed: removal };
+}
+
+/**
+ * A tag exists while no removal was observed after the push that set it and the manifest it
+ * names was not deleted after that push.
+ */
 export function tagExists(tag: TagState, manifest: Pick<ManifestState, "lastDelete"> | undefined): boolean {
-  return pushBeatsDelete(tag.push, manifest?.lastDelete);
+  return pushOutlivesRemoval(tag.push, tag.removed) && pushBeatsDelete(tag.push, manifest?.lastDelete);
 }
 
 /** The event that last changed a manifest row (a delete wins a tie, as in `isPresent`). */

@@ -13,6 +13,7 @@ import {
   mergeManifestEvent,
   mergeTagEvent,
   type PushStamp,
+  type Stamp,
   stampOf,
   type TagMerge,
   type TagState,
@@ -78,13 +79,16 @@ interface ManifestEntity {
   enrichmentError?: string;
 }
 
-interface TagEntity {
+/** A row of the `tags` table. */
+export interface TagEntity {
   registry: string;
   repository: string;
   tag: string;
   digest: string;
   pushedAt: string;
   push: string;
+  /** The tag tombstone (a Stamp as JSON): the latest observation that found the tag gone. */
+  removed?: string;
 }
 
 interface Versioned<T> {
@@ -648,7 +652,7 @@ function fromManifestEntity(entity: ManifestEntity): ManifestState {
   };
 }
 
-function toTagEntity(state: TagState): TagEntity {
+export function toTagEntity(state: TagState): TagEntity {
   return {
     registry: state.registry,
     repository: state.repository,
@@ -656,16 +660,18 @@ function toTagEntity(state: TagState): TagEntity {
     digest: state.digest,
     pushedAt: state.push.at,
     push: JSON.stringify(state.push),
+    ...(state.removed && { removed: JSON.stringify(state.removed) }),
   };
 }
 
-function fromTagEntity(entity: TagEntity): TagState {
+export function fromTagEntity(entity: TagEntity): TagState {
   return {
     registry: entity.registry,
     repository: entity.repository,
     tag: entity.tag,
     digest: entity.digest,
     push: JSON.parse(entity.push) as PushStamp,
+    ...(entity.removed && { removed: JSON.parse(entity.removed) as Stamp }),
   };
 }
 

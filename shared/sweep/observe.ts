@@ -37,6 +37,8 @@ export interface TagRemoval {
   readonly tag: string;
   /** The digest the inventory says the tag names; the removal only applies while that is still so. */
   readonly digest: string;
+  /** Stable per sweep, like the sweep's events: the removal's identity in the tag's register. */
+  readonly eventId: string;
 }
 
 export interface ReconciliationPlan {
@@ -175,7 +177,11 @@ export function planReconciliation(
       }
       for (const tag of row.tags) {
         if (!listedTags.has(tag) && tagOwner.get(tag) === row.digest)
-          tagRemovals.push({ tag, digest: row.digest });
+          tagRemovals.push({
+            tag,
+            digest: row.digest,
+            eventId: observationId(sweepId, "untag", row.digest, tag),
+          });
       }
     }
   }

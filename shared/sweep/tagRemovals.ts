@@ -1,19 +1,21 @@
 import type { TableClient } from "@azure/data-tables";
 import { encodeRepositoryKey, encodeTagKey } from "../inventory/keys.js";
-import { eventTimeOrder } from "../inventory/model.js";
+import { eventTimeOrder, mergeTagRemoval, type Stamp } from "../inventory/model.js";
 import {
   observed,
   type StorageCallObserver,
   storageStatus,
   translateStorageError,
 } from "../inventory/storageErrors.js";
+import { fromTagEntity, type TagEntity, toTagEntity } from "../inventory/tableInventoryStore.js";
 import type { TagRemoval } from "./observe.js";
 
 /**
- * Untagging raises no registry event, so only a sweep learns that a tag is gone. The inventory's
- * tag rows keep the push that set them; a removal deletes the row only while it still names the
- * digest the sweep saw it on and was set before the listing started (a newer push stands), and
- * only with the ETag it was read with.
+ * Untagging raises no registry event, so only a sweep learns that a tag is gone. A removal is
+ * recorded in the tag's row as a tag tombstone (the observation's time and id), so that a delayed
+ * push event from before the observation cannot bring the tag back, while a newer push does. It
+ * applies only while the row still names the digest the sweep saw it on and was set before the
+ * listing started (a newer push stands), and is written with the ETag the row was read with.
  */
 export interface TagRemovals {
   /** @returns how many tags were removed. */
@@ -25,10 +27,8 @@ export interface TagRemovals {
   ): Promise<number>;
 }
 
-interface TagRow {
-  digest: string;
-  push: string;
-}
+/** A row changed between our read and our write (a concurrent event): read and merge again. */
+const MAX_ATTEMPTS = 5;
 
 export class TableTagRemovals implements TagRemovals {
   readonly #tags: TableClient;
@@ -47,35 +47,47 @@ export class TableTagRemovals implements TagRemovals {
     observedAt: Date,
   ): Promise<number> {
     const partitionKey = encodeRepositoryKey(registry, repository);
-    const observedOrder = eventTimeOrder(observedAt.toISOString());
+    const at = observedAt.toISOString();
+    const order = eventTimeOrder(at);
     let removed = 0;
     for (const removal of removals) {
-      const rowKey = encodeTagKey(removal.tag);
+      const stamp: Stamp = { at, order, eventId: removal.eventId };
+      if (await this.#removeOne(partitionKey, encodeTagKey(removal.tag), removal.digest, stamp)) removed += 1;
+    }
+    return removed;
+  }
+
+  async #removeOne(partitionKey: string, rowKey: string, digest: string, stamp: Stamp): Promise<boolean> {
+    for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt += 1) {
       const row = await this.#call("read tag", async () => {
         try {
-          return await this.#tags.getEntity<TagRow>(partitionKey, rowKey);
+          return await this.#tags.getEntity<TagEntity>(partitionKey, rowKey);
         } catch (error) {
           if (storageStatus(error) === 404) return undefined;
           throw error;
         }
       });
-      if (row === undefined || row.digest !== removal.digest) continue;
-      const pushOrder = (JSON.parse(row.push) as { order?: string }).order ?? "";
-      if (pushOrder >= observedOrder) continue;
-      const gone = await this.#call("remove tag", async () => {
+      if (row === undefined) return false;
+      const next = mergeTagRemoval(fromTagEntity(row), digest, stamp);
+      if (next === undefined) return false;
+      const written = await this.#call("remove tag", async () => {
         try {
-          await this.#tags.deleteEntity(partitionKey, rowKey, { etag: row.etag });
+          await this.#tags.updateEntity({ partitionKey, rowKey, ...toTagEntity(next) }, "Replace", {
+            etag: row.etag,
+          });
           return true;
         } catch (error) {
-          // Changed since read (a push moved it) or already gone: the newer state stands.
           const status = storageStatus(error);
-          if (status === 404 || status === 412) return false;
+          // Gone (nothing to remove) or changed since read (merge again on a fresh read).
+          if (status === 404) return false;
+          if (status === 412) return undefined;
           throw error;
         }
       });
-      if (gone) removed += 1;
+      if (written !== undefined) return written;
     }
-    return removed;
+    // Still racing after several rounds: the next sweep observes again.
+    return false;
   }
 
   async #call<T>(operation: string, call: () => Promise<T>): Promise<T> {

@@ -104,6 +104,8 @@ describe("a sweep converges on the registry's truth", () => {
     );
     if (untaggedOld === undefined) throw new Error("the demo has untagged team/web builds");
     await registry.deleteManifest("team/web", untaggedOld.digest);
+    const base318 = await digestOf(registry, "tools/base", "3.18");
+    const untaggedAt = new Date();
     await registry.untag("tools/base", "3.18");
     const content = await registry.getManifest("team/api", "2.0.0");
     await registry.putManifest("team/api", "stable", content);
@@ -112,6 +114,24 @@ describe("a sweep converges on the registry's truth", () => {
     expect(second.failed).toEqual([]);
     expect(await inventoryView(h)).toEqual(await registryTruth(registry));
     expect(second.counts).toMatchObject({ tombstoned: 1, tagsRemoved: 1, updated: 1 });
+
+    // A push of the removed tag from before the sweep, delivered late, does not bring it back...
+    const tagPush = (id: string, occurredAt: Date): RegistryEvent => ({
+      ...(events[0] as RegistryEvent),
+      id,
+      repository: "tools/base",
+      digest: base318,
+      tag: "3.18",
+      occurredAt: occurredAt.toISOString(),
+    });
+    await h.storage.inventory.applyAll([tagPush("late-3.18", new Date(untaggedAt.getTime() - 1))]);
+    expect(await inventoryView(h)).toEqual(await registryTruth(registry));
+    // ...a push after it does (the registry shows it again), and the next sweep agrees.
+    await registry.putManifest("tools/base", "3.18", await registry.getManifest("tools/base", base318));
+    await h.storage.inventory.applyAll([tagPush("again-3.18", new Date(Date.now() + 1000))]);
+    expect(await inventoryView(h)).toEqual(await registryTruth(registry));
+    const third = await runSweep(h.dependencies);
+    expect(third.counts).toMatchObject({ tombstoned: 0, tagsRemoved: 0, updated: 0 });
 
     // Every present image was described from the listing or one read; nothing waits for enrichment.
     for await (const row of h.storage.inventory.listImages({ registry: registry.loginServer }))

@@ -7,6 +7,7 @@ import {
   type ManifestState,
   mergeManifestEvent,
   mergeTagEvent,
+  mergeTagRemoval,
   type TagState,
   tagExists,
 } from "../../../shared/inventory/model.js";
@@ -126,6 +127,72 @@ describe("mergeTagEvent", () => {
     const late = mergeTagEvent(mergeTagEvent(undefined, toB).state, toA);
     expect(late.outcome).toBe("stale");
     expect(late.state.digest).toBe(digestOf(2));
+  });
+});
+
+describe("mergeTagRemoval (tag tombstones)", () => {
+  const tagged = (id: string, occurredAt: string, digest = digestOf(1)) => ({
+    ...event({ id, occurredAt, digest }),
+    tag: "v1",
+  });
+  const removal = (at: string, id = "sweep:s:untag") => ({ at, order: eventTimeOrder(at), eventId: id });
+  const pushed = mergeTagEvent(undefined, tagged("p1", "2024-01-01T00:00:00Z")).state;
+  const gone = mergeTagRemoval(pushed, digestOf(1), removal("2024-01-05T00:00:00Z"));
+
+  it("hides the tag, and a delayed push from before the observation does not bring it back", () => {
+    expect(gone).toBeDefined();
+    if (!gone) return;
+    expect(tagExists(gone, undefined)).toBe(false);
+    const late = mergeTagEvent(gone, tagged("p2", "2024-01-03T00:00:00Z", digestOf(2)));
+    expect(late).toMatchObject({ outcome: "stale", changed: false });
+    expect(tagExists(late.state, undefined)).toBe(false);
+  });
+
+  it("lets a push after the observation bring the tag back, keeping the tombstone for older ones", () => {
+    if (!gone) throw new Error("removal did not apply");
+    const back = mergeTagEvent(gone, tagged("p3", "2024-01-06T00:00:00Z", digestOf(2)));
+    expect(back).toMatchObject({ outcome: "applied", changed: true, movedFrom: undefined });
+    expect(tagExists(back.state, undefined)).toBe(true);
+    expect(back.state.removed?.eventId).toBe("sweep:s:untag");
+    expect(mergeTagEvent(back.state, tagged("p2", "2024-01-03T00:00:00Z")).outcome).toBe("stale");
+    // A push at the very instant the listing started may be one it missed: it stands.
+    const atObservation = mergeTagEvent(gone, tagged("p4", "2024-01-05T00:00:00Z"));
+    expect(atObservation.outcome).toBe("applied");
+    expect(tagExists(atObservation.state, undefined)).toBe(true);
+  });
+
+  it("does not apply to a tag pushed at or after the observation, or now naming another digest", () => {
+    expect(mergeTagRemoval(pushed, digestOf(1), removal("2024-01-01T00:00:00Z"))).toBeUndefined();
+    expect(mergeTagRemoval(pushed, digestOf(2), removal("2024-01-05T00:00:00Z"))).toBeUndefined();
+    if (!gone) throw new Error("removal did not apply");
+    expect(mergeTagRemoval(gone, digestOf(1), removal("2024-01-05T00:00:00Z"))).toBeUndefined();
+    expect(mergeTagRemoval(gone, digestOf(1), removal("2024-01-04T00:00:00Z", "older"))).toBeUndefined();
+    expect(
+      mergeTagRemoval(gone, digestOf(1), removal("2024-01-07T00:00:00Z", "newer"))?.removed?.eventId,
+    ).toBe("newer");
+  });
+
+  it("gives the same visible tag whatever the order of pushes and the removal", () => {
+    const events = [
+      tagged("p1", "2024-01-01T00:00:00Z"),
+      tagged("p2", "2024-01-03T00:00:00Z"),
+      tagged("p3", "2024-01-06T00:00:00Z", digestOf(2)),
+    ];
+    const at = removal("2024-01-05T00:00:00Z");
+    fc.assert(
+      fc.property(fc.shuffledSubarray([0, 1, 2, 3], { minLength: 4, maxLength: 4 }), (order) => {
+        let state: TagState | undefined;
+        for (const step of order) {
+          if (step === 3) {
+            // The sweep saw the tag on digest 1 (pushes 1 and 2 name it).
+            if (state) state = mergeTagRemoval(state, digestOf(1), at) ?? state;
+          } else state = mergeTagEvent(state, events[step] as (typeof events)[number]).state;
+        }
+        const visible = state && tagExists(state, undefined) ? state.digest : undefined;
+        // Push 3 is newer than the observation: it always stands.
+        expect(visible).toBe(digestOf(2));
+      }),
+    );
   });
 });
 

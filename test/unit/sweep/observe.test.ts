@@ -81,7 +81,9 @@ describe("planReconciliation", () => {
       "s1",
     );
     expect(plan.events.map((e) => [e.digest, e.tag])).toEqual([[digest(1), "stable"]]);
-    expect(plan.tagRemovals).toEqual([{ tag: "old", digest: digest(1) }]);
+    expect(plan.tagRemovals).toEqual([
+      { tag: "old", digest: digest(1), eventId: `sweep:s1:untag:${digest(1)}:old` },
+    ]);
   });
 
   it("tombstones a manifest missing from a complete listing, as a delete at the listing's start", () => {
@@ -150,6 +152,8 @@ describe("registries that list tagged manifests only", () => {
       "s1",
     );
     expect(plan.tombstoned).toEqual([]);
-    expect(plan.tagRemovals).toEqual([{ tag: "old", digest: digest(1) }]);
+    expect(plan.tagRemovals).toEqual([
+      { tag: "old", digest: digest(1), eventId: `sweep:s1:untag:${digest(1)}:old` },
+    ]);
   });
 });
