@@ -10,17 +10,20 @@ import {
 import { LoginServerSchema, RepositoryNameSchema } from "../shared/oci/reference.js";
 import { readOnlyRegistry } from "../shared/retention/adapters/index.js";
 import { planRegistryRetention } from "../shared/retention/enforce.js";
+import { DECISION_FILTERS, DecisionFilterListSchema, decisionMatches } from "../shared/retention/plan.js";
 import { type RetentionRuntime, retentionRuntime } from "./composition.js";
 
 /**
- * `GET /api/retention/preview?repository=R[&registry=LOGIN_SERVER]` (function key required): the
- * retention plan of one repository as JSON, every decision with its rule, guard and reason, and the
- * bytes a run would reclaim. Read-only: the registry view it plans with cannot delete. The registry
+ * `GET /api/retention/preview?repository=R[&registry=LOGIN_SERVER][&only=actions,guarded]` (function
+ * key required): the retention plan of one repository as JSON, every decision with its rule, guard
+ * and reason, and the bytes a run would reclaim; `only` keeps just those kinds of decision (the
+ * totals still count all). Read-only: the registry view it plans with cannot delete. The registry
  * comes from the allow-list only: by name when several are configured, else the only one.
  */
 export const PreviewQuerySchema = z.strictObject({
   repository: RepositoryNameSchema,
   registry: LoginServerSchema.optional(),
+  only: DecisionFilterListSchema.optional(),
 });
 
 function json(status: number, body: unknown, headers: Record<string, string> = {}): HttpResponseInit {
@@ -42,7 +45,7 @@ export function createRetentionPreviewHandler(
         error: "invalid query",
         problems: parsed.error.issues.map(
           (issue) =>
-            `${issue.path.join(".") || "query"}: ${issue.path.length === 0 ? issue.message : describe(issue.path[0], query)}`,
+            `${issue.path.length === 0 ? "query" : String(issue.path[0])}: ${issue.path.length === 0 ? issue.message : describe(issue.path[0], query)}`,
         ),
       });
     }
@@ -79,6 +82,8 @@ export function createRetentionPreviewHandler(
         return json(404, { error: `repository ${parsed.data.repository} does not exist in ${loginServer}` });
       }
       const repository = preview.plan.repositories[0];
+      const only = parsed.data.only;
+      const decisions = repository?.decisions ?? [];
       return json(200, {
         registry: registry.loginServer,
         repository: parsed.data.repository,
@@ -90,7 +95,8 @@ export function createRetentionPreviewHandler(
         caps: preview.plan.caps,
         listingComplete: repository?.listingComplete ?? true,
         totals: preview.plan.totals,
-        decisions: repository?.decisions ?? [],
+        ...(only === undefined ? {} : { only }),
+        decisions: only === undefined ? decisions : decisions.filter((d) => decisionMatches(d, only)),
       });
     } catch (thrown) {
       const error = ensureError(thrown);
@@ -127,6 +133,7 @@ function describe(field: PropertyKey | undefined, query: Record<string, string>)
       : "is not a repository name (lowercase path segments, OCI grammar)";
   }
   if (field === "registry") return "is not a registry login server";
+  if (field === "only") return `takes a comma-separated list of ${DECISION_FILTERS.join(", ")}`;
   return "is not a known parameter";
 }
 

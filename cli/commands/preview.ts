@@ -5,7 +5,15 @@ import { ConfigurationError, ValidationError } from "../../shared/errors/index.j
 import { parseAllowList, type Registry } from "../../shared/registry/index.js";
 import { readOnlyRegistry } from "../../shared/retention/adapters/registryRetention.js";
 import { planRegistryRetention, type RetentionPreview } from "../../shared/retention/enforce.js";
-import type { RepositoryPlan, RetentionCaps, RetentionDecision } from "../../shared/retention/plan.js";
+import {
+  DECISION_FILTERS,
+  type DecisionFilter,
+  DecisionFilterListSchema,
+  type RepositoryPlan,
+  type RetentionCaps,
+  type RetentionDecision,
+  selectDecisions,
+} from "../../shared/retention/plan.js";
 import { parseRetentionPolicy, type RetentionPolicy } from "../../shared/retention/policy.js";
 import { startDemoRegistry } from "../embedded.js";
 import type { EmbeddedStorageOptions } from "../embeddedStorage.js";
@@ -49,6 +57,11 @@ export const RetentionFlagsSchema = z.intersection(
 );
 
 export type RetentionFlags = z.infer<typeof RetentionFlagsSchema>;
+
+export const PreviewFlagsSchema = z.intersection(
+  RetentionFlagsSchema,
+  z.object({ only: DecisionFilterListSchema.optional() }),
+);
 
 /** The options preview and apply share. */
 export function addRetentionOptions(command: Command): Command {
@@ -112,9 +125,15 @@ export function registerPreviewCommand(
       .command("preview")
       .description(
         "Show what a retention policy would do, with the rule and reason of every decision; changes nothing",
+      )
+      .addOption(
+        new Option(
+          "--only <kinds>",
+          `show only these decisions, comma-separated: ${DECISION_FILTERS.join(", ")} (actions = delete and untag; guarded = kept by a guard); totals still count all`,
+        ),
       ),
   ).action(async (options: unknown) => {
-    const flags = parseFlags(RetentionFlagsSchema, options);
+    const flags = parseFlags(PreviewFlagsSchema, options);
     const policy = readPolicyFile(flags.policy);
     const caps = capsFrom(flags, deps.env);
     const useDemo =
@@ -138,7 +157,7 @@ export function registerPreviewCommand(
 
 async function previewOn(
   registry: Registry,
-  flags: RetentionFlags,
+  flags: RetentionFlags & { readonly only?: readonly DecisionFilter[] | undefined },
   policy: RetentionPolicy,
   caps: RetentionCaps,
   deps: RetentionCommandDependencies,
@@ -159,18 +178,21 @@ async function previewOn(
     deps.now(),
   );
   progress.done();
+  const plan = selectDecisions(preview.plan, flags.only);
   if (flags.json) {
     writeJson(deps.io, {
       registry: registry.loginServer,
       missingRepositories: preview.missingRepositories,
       outOfScopeRepositories: preview.outOfScopeRepositories,
       unavailableRepositories: preview.unavailableRepositories,
-      plan: preview.plan,
+      // Present when --only left decisions out: the totals still count every manifest.
+      ...(flags.only === undefined ? {} : { only: flags.only }),
+      plan,
     });
   } else {
-    writePlan(deps.io, preview);
+    writePlan(deps.io, { ...preview, plan }, flags.only);
     deps.io.stdout.write(
-      "\nPreview only: nothing was changed. 'acr-steward apply' with the same flags carries it out.\n",
+      `\nPreview only: nothing was changed. 'acr-steward apply' with the same flags${flags.only === undefined ? "" : " (without --only)"} carries it out.\n`,
     );
   }
   // Some repositories could not be planned: the answer is incomplete, and the exit code says so.
@@ -197,8 +219,11 @@ export function summarizeRepository(repo: RepositoryPlan): string {
   return `${t.manifests} manifest${t.manifests === 1 ? "" : "s"}: delete ${t.delete}, untag ${t.untag}, keep ${t.keep} (${t.guarded} guarded); reclaimable ${formatBytes(t.bytesReclaimable)}${repo.listingComplete ? "" : " — PARTIAL LISTING, nothing will be done"}`;
 }
 
-/** The plan for people: one aligned table per repository, actions first, then totals. */
-export function writePlan(io: CliIo, preview: RetentionPreview): void {
+/**
+ * The plan for people: one aligned table per repository, actions first, then totals. With `only`,
+ * the plan holds just the selected decisions and each repository says how many it shows.
+ */
+export function writePlan(io: CliIo, preview: RetentionPreview, only?: readonly DecisionFilter[]): void {
   const tagsByDigest = new Map<string, readonly string[]>();
   for (const listing of preview.listings)
     for (const manifest of listing.manifests)
@@ -219,6 +244,11 @@ export function writePlan(io: CliIo, preview: RetentionPreview): void {
         a.digest.localeCompare(b.digest),
     );
     io.stdout.write(`${repo.registry}/${repo.repository}  ${summarizeRepository(repo)}\n`);
+    if (only !== undefined) {
+      io.stdout.write(
+        `showing ${decisions.length} of ${repo.totals.manifests} decision${repo.totals.manifests === 1 ? "" : "s"} (--only ${only.join(",")})\n`,
+      );
+    }
     if (decisions.length > 0) {
       io.stdout.write(
         renderTable<RetentionDecision>(

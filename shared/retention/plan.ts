@@ -82,3 +82,49 @@ export type RetentionDecision = z.infer<typeof RetentionDecisionSchema>;
 export type RetentionTotals = z.infer<typeof RetentionTotalsSchema>;
 export type RepositoryPlan = z.infer<typeof RepositoryPlanSchema>;
 export type RetentionPlan = z.infer<typeof RetentionPlanSchema>;
+
+/**
+ * Which decisions a preview shows (totals always count all of them): `actions`, the deletes and
+ * untags; `guarded`, what a rule would have acted on but a guard kept; `kept`, everything else kept.
+ */
+export const DECISION_FILTERS = ["actions", "guarded", "kept"] as const;
+export const DecisionFilterSchema = z.enum(DECISION_FILTERS);
+export type DecisionFilter = z.infer<typeof DecisionFilterSchema>;
+
+/**
+ * A comma-separated list of filters, as `--only` and `?only=` take it: `actions,guarded`. Unknown
+ * or empty entries are rejected with the allowed values.
+ */
+export const DecisionFilterListSchema = z
+  .string()
+  .transform((text) => text.split(",").map((entry) => entry.trim()))
+  .pipe(
+    z
+      .array(
+        z.enum(DECISION_FILTERS, {
+          error: () => `each entry must be one of ${DECISION_FILTERS.join(", ")} (comma-separated)`,
+        }),
+      )
+      .min(1),
+  );
+
+export function decisionMatches(decision: RetentionDecision, filters: readonly DecisionFilter[]): boolean {
+  const kind: DecisionFilter =
+    decision.action !== "keep" ? "actions" : decision.guard !== null ? "guarded" : "kept";
+  return filters.includes(kind);
+}
+
+/** The plan with only the decisions the filters select in each repository; totals unchanged. */
+export function selectDecisions(
+  plan: RetentionPlan,
+  filters: readonly DecisionFilter[] | undefined,
+): RetentionPlan {
+  if (filters === undefined) return plan;
+  return {
+    ...plan,
+    repositories: plan.repositories.map((repo) => ({
+      ...repo,
+      decisions: repo.decisions.filter((decision) => decisionMatches(decision, filters)),
+    })),
+  };
+}

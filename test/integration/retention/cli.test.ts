@@ -159,6 +159,54 @@ describe("acr-steward preview", () => {
     expect(document.plan.totals.bytesReclaimable).toBeGreaterThan(0);
   });
 
+  it("--only shows just those kinds of decision, says how many, and keeps the totals", async () => {
+    const actions = await run([
+      "preview",
+      "--policy",
+      policyFile,
+      "--repo",
+      "tools/base",
+      "--only",
+      "actions",
+    ]);
+    expect(actions.error).toBeUndefined();
+    expect(actions.stdout).toContain("showing 3 of 3 decisions (--only actions)");
+    expect(actions.stdout).toContain(
+      "'acr-steward apply' with the same flags (without --only) carries it out",
+    );
+    const kept = await run([
+      "preview",
+      "--policy",
+      policyFile,
+      "--repo",
+      "tools/base",
+      "--only",
+      "kept,guarded",
+    ]);
+    expect(kept.stdout).toContain("showing 0 of 3 decisions (--only kept,guarded)");
+    expect(kept.stdout).not.toMatch(/^DIGEST/m);
+    expect(kept.stdout).toMatch(/Total: 3 manifests in 1 repository: delete 2, untag 1/);
+    const json = await run([
+      "preview",
+      "--policy",
+      policyFile,
+      "--repo",
+      "tools/base",
+      "--only",
+      "guarded",
+      "--json",
+    ]);
+    const document = JSON.parse(json.stdout) as {
+      only: string[];
+      plan: { totals: { delete: number }; repositories: { decisions: unknown[] }[] };
+    };
+    expect(document.only).toEqual(["guarded"]);
+    expect(document.plan.totals.delete).toBe(2);
+    expect(document.plan.repositories[0]?.decisions).toEqual([]);
+    const bad = await run(["preview", "--policy", policyFile, "--only", "deletes"]);
+    expect(String(bad.error)).toMatch(/--only: each entry must be one of actions, guarded, kept/);
+  });
+
   it("names the policy file and the bad field when the policy is invalid", async () => {
     const bad = join(folder, "bad.yaml");
     writeFileSync(

@@ -239,6 +239,40 @@ describe("GET /api/retention/preview", () => {
     expect(await auditRows(storage, f.auditTable)).toEqual([]);
   });
 
+  it("with ?only= returns just those kinds of decision, and the full totals", async () => {
+    const f = await fixture();
+    const handler = createRetentionPreviewHandler(async () => f.runtime);
+    type Body = {
+      only?: string[];
+      totals: { manifests: number; delete: number };
+      decisions: { digest: string; action: string; guard: string | null }[];
+    };
+    const full = (await handler(get("?repository=team/app"), invocation("retentionPreview").context))
+      .jsonBody as Body;
+    const actions = await handler(
+      get("?repository=team/app&only=actions"),
+      invocation("retentionPreview").context,
+    );
+    expect(actions.status).toBe(200);
+    const body = actions.jsonBody as Body;
+    expect(body.only).toEqual(["actions"]);
+    expect(body.totals).toEqual(full.totals);
+    expect(body.decisions.map((d) => d.digest)).toEqual([f.old]);
+    const keeps = (
+      await handler(get("?repository=team/app&only=kept,guarded"), invocation("retentionPreview").context)
+    ).jsonBody as Body;
+    expect(keeps.decisions.length).toBe(full.decisions.length - 1);
+    expect(keeps.decisions.every((d) => d.action === "keep")).toBe(true);
+    const bad = await handler(
+      get("?repository=team/app&only=deletes"),
+      invocation("retentionPreview").context,
+    );
+    expect(bad.status).toBe(400);
+    expect(JSON.stringify(bad.jsonBody)).toMatch(
+      /only: takes a comma-separated list of actions, guarded, kept/,
+    );
+  });
+
   it("does not read a repository that no rule applies to", async () => {
     const f = await fixture({
       ACR_STEWARD_RETENTION_ENFORCE: "true",
