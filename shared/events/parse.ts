@@ -170,6 +170,8 @@ export function detectEventShape(value: unknown): EventShape | undefined {
   if ("specversion" in value || "specVersion" in value) return "cloudevents";
   if ("eventType" in value || "metadataVersion" in value || "dataVersion" in value) return "eventgrid";
   if ("action" in value && "target" in value) return "acr-webhook";
+  // A webhook ping may carry no target: it is about the endpoint, not an artifact.
+  if (value.action === "ping") return "acr-webhook";
   return undefined;
 }
 
@@ -529,6 +531,17 @@ function parseWebhookItem(
   options: ParseRegistryEventsOptions,
   allowList: AllowList,
 ): Outcome {
+  // `az acr webhook ping` (the portal's Ping button) tests the endpoint: nothing happened in the
+  // registry. Whatever else the body holds, answer it as received and record nothing.
+  if (value.action === "ping") {
+    const { id } = idsOf(value, "action");
+    return {
+      kind: "skipped",
+      reason: "webhook ping: a test of the endpoint, nothing to record",
+      ...(id !== undefined ? { eventId: id } : {}),
+      eventType: "ping",
+    };
+  }
   const head = parseWith(AcrWebhookHeadSchema, value, root);
   if (!head.ok) return rejected(head.error, idsOf(value, "action"));
   const { id, action } = head.value;

@@ -309,6 +309,28 @@ describe("ACR webhook fixture files", () => {
     }
   });
 
+  it("webhook pings are skipped with a reason, never recorded or rejected, with or without an id", () => {
+    for (const unknownEventTypes of ["skip", "reject"] as const) {
+      const result = parseAcrWebhook(
+        JSON.stringify([
+          { id: "ping-1", timestamp: "2026-11-27T10:00:00Z", action: "ping" },
+          { action: "ping" },
+        ]),
+        { ...options, unknownEventTypes },
+      );
+      expect(result.events).toEqual([]);
+      expect(result.rejected).toEqual([]);
+      expect(result.skipped).toEqual([
+        expect.objectContaining({
+          eventId: "ping-1",
+          eventType: "ping",
+          reason: expect.stringMatching(/ping/),
+        }),
+        expect.objectContaining({ eventType: "ping", reason: expect.stringMatching(/ping/) }),
+      ]);
+    }
+  });
+
   it("quarantine notifications are skipped with a reason, never recorded or rejected", () => {
     for (const unknownEventTypes of ["skip", "reject"] as const) {
       const result = parseAcrWebhook(fixtureJson("webhook/quarantine.json"), {

@@ -224,6 +224,24 @@ describe("Function: registryWebhook (HTTP)", () => {
     ]);
   });
 
+  it("answers a webhook ping (az acr webhook ping) with 200 and records nothing; the secret still applies", async () => {
+    const runtime = await runtimeFor(connectionString);
+    const handler = createRegistryWebhookHandler(async () => runtime);
+    const { context } = invocation("registryWebhook");
+    // No captured ping body is at hand: only its documented action is relied on.
+    const ping = {
+      id: "7d3d6c2c-0000-4000-8000-000000000001",
+      timestamp: "2026-11-27T10:00:00Z",
+      action: "ping",
+    };
+    expect((await handler(post(ping), context)).status).toBe(401);
+    const answered = await handler(post(ping, { "x-acr-steward-secret": SECRET }), context);
+    expect(answered).toMatchObject({ status: 200, jsonBody: { accepted: 0, rejected: 0 } });
+    const bare = await handler(post({ action: "ping" }, { "x-acr-steward-secret": SECRET }), context);
+    expect(bare.status).toBe(200);
+    expect(await images(runtime)).toEqual([]);
+  });
+
   it("answers 400 with a precise message for a body that is not JSON", async () => {
     const handler = createRegistryWebhookHandler(async () => runtimeFor(connectionString));
     const response = await handler(post("{not json"), invocation("registryWebhook").context);
