@@ -1,4 +1,5 @@
 import type { Command } from "commander";
+import { z } from "zod";
 import { JsonLinesAuditSink } from "../../shared/registry/audit.js";
 import { type CopyResult, copyImage, parseImageReference } from "../../shared/registry/index.js";
 import {
@@ -11,7 +12,9 @@ import {
 } from "../globalOptions.js";
 import { createProgress, formatBytes, renderFields, writeJson } from "../output.js";
 
-/** `acr-steward cp SRC DST`: copy an image or index (with its children), keeping the digest. */
+const CpFlagsSchema = z.intersection(RegistryFlagsSchema, z.object({ referrers: z.boolean().optional() }));
+
+/** `acr-steward cp SRC DST [--referrers]`: copy an image or index (with its children), keeping the digest. */
 export function registerCpCommand(program: Command, deps: CliDependencies = defaultDependencies()): void {
   addRegistryOptions(
     program
@@ -20,9 +23,13 @@ export function registerCpCommand(program: Command, deps: CliDependencies = defa
         "Copy an image or a multi-platform index with all its children, keeping its digest (same registry: blob mounts; across registries: streamed)",
       )
       .argument("<source>", "[registry/]repository:tag or @digest")
-      .argument("<target>", "[registry/]repository[:tag]; without a tag the source's tag is used"),
+      .argument("<target>", "[registry/]repository[:tag]; without a tag the source's tag is used")
+      .option(
+        "--referrers",
+        "also copy what refers to the image (signatures, SBOMs, attestations; OCI referrers API), recursively",
+      ),
   ).action(async (sourceText: string, targetText: string, options: unknown) => {
-    const flags = parseFlags(RegistryFlagsSchema, options);
+    const flags = parseFlags(CpFlagsSchema, options);
     const sourceReference = parseImageReference(sourceText);
     const targetReference = parseImageReference(targetText, { requireTagOrDigest: false });
     const source = await deps.openRegistry(flags, sourceReference.registry);
@@ -40,6 +47,7 @@ export function registerCpCommand(program: Command, deps: CliDependencies = defa
       targetReference,
       audit: new JsonLinesAuditSink((line) => deps.io.stderr.write(line)),
       actor: cliActor(),
+      withReferrers: flags.referrers === true,
       onProgress: (event) => {
         if (event.kind === "blob") blobs += 1;
         bytes += event.bytes;
@@ -58,7 +66,7 @@ function renderCopy(result: CopyResult): string {
     ["target", result.target],
     ["digest", result.digest],
     ["media type", result.mediaType],
-    ["manifests", String(result.manifests)],
+    ["manifests", `${result.manifests}${result.referrers > 0 ? ` (${result.referrers} referrers)` : ""}`],
     [
       "blobs",
       `${result.blobsUploaded} uploaded, ${result.blobsMounted} mounted, ${result.blobsSkipped} already there`,

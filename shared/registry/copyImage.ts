@@ -10,7 +10,9 @@ import type { Descriptor, ManifestContent, Registry } from "./registry.js";
  * registry or across registries, preserving the digest. Blobs the target has are skipped; inside one
  * registry they are mounted (no bytes move); otherwise they are streamed from source to target without
  * being held in memory. Children go first and the root manifest last, so the target never holds a
- * tag pointing to something incomplete.
+ * tag pointing to something incomplete. With `withReferrers`, what refers to the copied manifests
+ * (signatures, SBOMs, attestations, found by the OCI referrers API) is copied after them, by digest,
+ * and what refers to those in turn.
  */
 export interface CopyImageRequest {
   readonly source: Registry;
@@ -21,6 +23,8 @@ export interface CopyImageRequest {
   readonly audit: AuditSink;
   readonly actor: string;
   readonly blobConcurrency?: number;
+  /** Also copy the manifests that refer to the copied ones (recursively), untagged as in the source. */
+  readonly withReferrers?: boolean;
   readonly onProgress?: (event: CopyProgress) => void;
 }
 
@@ -37,6 +41,8 @@ export interface CopyResult {
   readonly digest: string;
   readonly mediaType: string;
   readonly manifests: number;
+  /** Referrers copied (signatures, SBOMs...), counted in `manifests` too; 0 unless asked for. */
+  readonly referrers: number;
   readonly blobsUploaded: number;
   readonly blobsMounted: number;
   readonly blobsSkipped: number;
@@ -54,7 +60,16 @@ export async function copyImage(request: CopyImageRequest): Promise<CopyResult> 
       : {}),
   };
   const sameRegistry = source.loginServer === target.loginServer;
-  const counts = { manifests: 0, blobsUploaded: 0, blobsMounted: 0, blobsSkipped: 0, bytesUploaded: 0 };
+  const counts = {
+    manifests: 0,
+    referrers: 0,
+    blobsUploaded: 0,
+    blobsMounted: 0,
+    blobsSkipped: 0,
+    bytesUploaded: 0,
+  };
+  /** Every manifest digest written to the target, in order. */
+  const written: string[] = [];
   const srcRepo = sourceReference.repository;
   const dstRepo = targetReference.repository;
   const concurrency = request.blobConcurrency ?? 4;
@@ -85,6 +100,27 @@ export async function copyImage(request: CopyImageRequest): Promise<CopyResult> 
     request.onProgress?.({ kind: "blob", digest: blob.digest, how: "uploaded", bytes: size });
   };
 
+  /** Referrers of everything written so far, and of those, until none is new; each after its subject. */
+  const copyReferrers = async (): Promise<void> => {
+    const seen = new Set(written);
+    const pending = [...written];
+    while (pending.length > 0) {
+      const subject = pending.shift() as string;
+      for (const referrer of await source.listReferrers(srcRepo, subject)) {
+        if (seen.has(referrer.digest)) continue;
+        seen.add(referrer.digest);
+        const before = written.length;
+        await copyManifest(await source.getManifest(srcRepo, referrer.digest), referrer.digest);
+        counts.referrers += 1;
+        // The referrer, and the children of a referrer that is an index, may have referrers too.
+        for (const digest of written.slice(before)) {
+          seen.add(digest);
+          pending.push(digest);
+        }
+      }
+    }
+  };
+
   const copyManifest = async (content: ManifestContent, reference: string): Promise<void> => {
     const manifest = parseManifest(content.bytes, content.mediaType, `${srcRepo}@${content.digest}`);
     if (manifest.isIndex) {
@@ -96,13 +132,14 @@ export async function copyImage(request: CopyImageRequest): Promise<CopyResult> 
       const blobs = [...(manifest.config === undefined ? [] : [manifest.config]), ...manifest.layers];
       await mapConcurrent(blobs, concurrency, copyBlob);
     }
-    const written = await target.putManifest(dstRepo, reference, content);
-    if (written !== content.digest) {
+    const stored = await target.putManifest(dstRepo, reference, content);
+    if (stored !== content.digest) {
       throw new StewardError(
-        `the target stored ${dstRepo}@${content.digest} under a different digest (${written}); the copy did not preserve it`,
+        `the target stored ${dstRepo}@${content.digest} under a different digest (${stored}); the copy did not preserve it`,
       );
     }
     counts.manifests += 1;
+    written.push(content.digest);
     request.onProgress?.({
       kind: "manifest",
       digest: content.digest,
@@ -119,7 +156,10 @@ export async function copyImage(request: CopyImageRequest): Promise<CopyResult> 
       registry: target.loginServer,
       repository: dstRepo,
       ...(targetReference.tag === undefined ? {} : { tag: targetReference.tag }),
-      details: { source: formatReference({ registry: source.loginServer, ...sourceReference }) },
+      details: {
+        source: formatReference({ registry: source.loginServer, ...sourceReference }),
+        ...(request.withReferrers ? { withReferrers: true } : {}),
+      },
     },
     async () => {
       const root = await source.getManifest(srcRepo, manifestReference(sourceReference));
@@ -129,6 +169,7 @@ export async function copyImage(request: CopyImageRequest): Promise<CopyResult> 
         );
       }
       await copyManifest(root, targetReference.tag ?? root.digest);
+      if (request.withReferrers) await copyReferrers();
       return {
         source: formatReference({ registry: source.loginServer, ...sourceReference }),
         target: formatReference({ registry: target.loginServer, ...targetReference }),

@@ -122,6 +122,33 @@ describe("acr-steward registry commands on the emulator", () => {
     expect((await cli("exists", "copies/web:kept")).code).toBe(1);
   });
 
+  it("cp --referrers brings the signature and the SBOM along; without it only the image moves", async () => {
+    type Listing = { manifests: { digest: string; tags: string[]; subject?: string }[] };
+    const plain = await cli("cp", "team/api:2.1.0", "copies/api-plain:2.1.0", "--json");
+    expect(plain.code).toBe(0);
+    expect(JSON.parse(plain.stdout)).toMatchObject({ manifests: 1, referrers: 0 });
+    expect(
+      (JSON.parse((await cli("ls", "copies/api-plain", "--json")).stdout) as Listing).manifests,
+    ).toHaveLength(1);
+
+    const signed = await cli("cp", "team/api:2.1.0", "copies/api-signed:2.1.0", "--referrers", "--json");
+    expect(signed.code).toBe(0);
+    const result = JSON.parse(signed.stdout) as { digest: string; manifests: number; referrers: number };
+    expect(result).toMatchObject({ manifests: 3, referrers: 2 });
+    const copied = (JSON.parse((await cli("ls", "copies/api-signed", "--json")).stdout) as Listing).manifests;
+    const source = (JSON.parse((await cli("ls", "team/api", "--json")).stdout) as Listing).manifests;
+    const referrersOf = (list: Listing["manifests"]) =>
+      list
+        .filter((m) => m.digest !== result.digest && m.tags.length === 0)
+        .map((m) => m.digest)
+        .sort();
+    expect(copied).toHaveLength(3);
+    // The same referrer manifests (same digests), untagged as in the source.
+    expect(referrersOf(copied).every((digest) => referrersOf(source).includes(digest))).toBe(true);
+    const text = await cli("cp", "team/api:2.1.0", "copies/api-signed:again", "--referrers");
+    expect(text.stdout).toMatch(/manifests\s+3 \(2 referrers\)/);
+  });
+
   it("still gives the right answer through injected 429s, 500s and latency", async () => {
     const clean = JSON.parse((await cli("ls", "team/web", "--json")).stdout) as {
       manifests: { digest: string }[];
