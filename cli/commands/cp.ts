@@ -26,7 +26,7 @@ export function registerCpCommand(program: Command, deps: CliDependencies = defa
       .argument("<target>", "[registry/]repository[:tag]; without a tag the source's tag is used")
       .option(
         "--referrers",
-        "also copy what refers to the image (signatures, SBOMs, attestations; OCI referrers API), recursively",
+        "also copy what refers to the image: signatures, SBOMs and attestations from the OCI referrers API (recursively) and cosign's sha256-<digest>.sig/.att/.sbom tags",
       ),
   ).action(async (sourceText: string, targetText: string, options: unknown) => {
     const flags = parseFlags(CpFlagsSchema, options);
@@ -56,7 +56,10 @@ export function registerCpCommand(program: Command, deps: CliDependencies = defa
     });
     progress.done();
     if (flags.json) writeJson(deps.io, result);
-    else deps.io.stdout.write(renderCopy(result));
+    else {
+      deps.io.stdout.write(renderCopy(result));
+      for (const note of result.notes) deps.io.stderr.write(`note: ${note}\n`);
+    }
   });
 }
 

@@ -11,6 +11,12 @@ export const REPOSITORY_PATTERN = new RegExp(`^${COMPONENT}(?:/${COMPONENT})*$`)
 export const TAG_PATTERN = /^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$/;
 /** Registered algorithms we can verify; other syntactically valid digests are rejected with a clear reason. */
 export const DIGEST_PATTERN = /^(?:sha256:[a-f0-9]{64}|sha512:[a-f0-9]{128})$/;
+
+/**
+ * Tags that cosign's tag scheme uses to attach signatures, attestations and SBOMs:
+ * `sha256-<hex>.sig|.att|.sbom` refers to the manifest `sha256:<hex>`.
+ */
+export const COSIGN_REFERRER_TAG = /^sha256-([a-f0-9]{64})\.(?:sig|att|sbom)$/;
 /** host or host:port (DNS names or IPv4 literals); what ACR calls the login server. */
 export const LOGIN_SERVER_PATTERN =
   /^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)(?:\.(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?))*(?::[0-9]{1,5})?$/;

@@ -1,4 +1,5 @@
-import { StewardError } from "../errors/index.js";
+import { StewardError, UnsupportedOperationError } from "../errors/index.js";
+import { COSIGN_REFERRER_TAG } from "../oci/reference.js";
 import { type AuditSink, audited } from "./audit.js";
 import { formatReference, type ImageReference, manifestReference } from "./imageReference.js";
 import { mapConcurrent } from "./listing.js";
@@ -11,8 +12,9 @@ import type { Descriptor, ManifestContent, Registry } from "./registry.js";
  * registry they are mounted (no bytes move); otherwise they are streamed from source to target without
  * being held in memory. Children go first and the root manifest last, so the target never holds a
  * tag pointing to something incomplete. With `withReferrers`, what refers to the copied manifests
- * (signatures, SBOMs, attestations, found by the OCI referrers API) is copied after them, by digest,
- * and what refers to those in turn.
+ * is copied after them: what the OCI referrers API lists (by digest, and what refers to those in
+ * turn), then cosign's tag-scheme signatures, attestations and SBOMs (`sha256-<hex>.sig|.att|.sbom`
+ * tags naming a copied digest), under the same tags.
  */
 export interface CopyImageRequest {
   readonly source: Registry;
@@ -43,6 +45,8 @@ export interface CopyResult {
   readonly manifests: number;
   /** Referrers copied (signatures, SBOMs...), counted in `manifests` too; 0 unless asked for. */
   readonly referrers: number;
+  /** What the caller should know, e.g. that the source has no referrers API (cosign tags were still copied). */
+  readonly notes: readonly string[];
   readonly blobsUploaded: number;
   readonly blobsMounted: number;
   readonly blobsSkipped: number;
@@ -70,6 +74,7 @@ export async function copyImage(request: CopyImageRequest): Promise<CopyResult> 
   };
   /** Every manifest digest written to the target, in order. */
   const written: string[] = [];
+  const notes: string[] = [];
   const srcRepo = sourceReference.repository;
   const dstRepo = targetReference.repository;
   const concurrency = request.blobConcurrency ?? 4;
@@ -100,13 +105,43 @@ export async function copyImage(request: CopyImageRequest): Promise<CopyResult> 
     request.onProgress?.({ kind: "blob", digest: blob.digest, how: "uploaded", bytes: size });
   };
 
+  /** Cosign tag-scheme referrers of everything written so far, copied under their tags. */
+  const copyCosignTags = async (): Promise<void> => {
+    const copied = new Set(written);
+    const tags: string[] = [];
+    for await (const tag of source.listTags(srcRepo)) {
+      const subject = COSIGN_REFERRER_TAG.exec(tag.name)?.[1];
+      if (subject !== undefined && copied.has(`sha256:${subject}`)) tags.push(tag.name);
+    }
+    for (const tag of tags.sort()) {
+      const content = await source.getManifest(srcRepo, tag);
+      if (copied.has(content.digest)) {
+        // Already copied (it is also an OCI referrer): only the tag is missing.
+        await target.putManifest(dstRepo, tag, content);
+        continue;
+      }
+      await copyManifest(content, tag);
+      for (const digest of written) copied.add(digest);
+      counts.referrers += 1;
+    }
+  };
+
   /** Referrers of everything written so far, and of those, until none is new; each after its subject. */
   const copyReferrers = async (): Promise<void> => {
     const seen = new Set(written);
     const pending = [...written];
     while (pending.length > 0) {
       const subject = pending.shift() as string;
-      for (const referrer of await source.listReferrers(srcRepo, subject)) {
+      let referrers: readonly Descriptor[];
+      try {
+        referrers = await source.listReferrers(srcRepo, subject);
+      } catch (error) {
+        if (!(error instanceof UnsupportedOperationError)) throw error;
+        // Such a registry cannot list subject-based referrers at all; its signatures use tags.
+        notes.push(`${error.message}; only cosign tag-scheme signatures were looked for`);
+        return;
+      }
+      for (const referrer of referrers) {
         if (seen.has(referrer.digest)) continue;
         seen.add(referrer.digest);
         const before = written.length;
@@ -169,13 +204,17 @@ export async function copyImage(request: CopyImageRequest): Promise<CopyResult> 
         );
       }
       await copyManifest(root, targetReference.tag ?? root.digest);
-      if (request.withReferrers) await copyReferrers();
+      if (request.withReferrers) {
+        await copyReferrers();
+        await copyCosignTags();
+      }
       return {
         source: formatReference({ registry: source.loginServer, ...sourceReference }),
         target: formatReference({ registry: target.loginServer, ...targetReference }),
         digest: root.digest,
         mediaType: root.mediaType,
         ...counts,
+        notes,
       };
     },
   );

@@ -61,8 +61,4 @@ export const SINGLE_MANIFEST_MEDIA_TYPES: ReadonlySet<string> = new Set([
   "application/vnd.docker.distribution.manifest.v1+prettyjws",
 ]);
 
-/**
- * Tags that cosign's tag scheme uses to attach signatures, attestations and SBOMs:
- * `sha256-<hex>.sig|.att|.sbom` refers to the manifest `sha256:<hex>`.
- */
-export const COSIGN_REFERRER_TAG = /^sha256-([a-f0-9]{64})\.(?:sig|att|sbom)$/;
+export { COSIGN_REFERRER_TAG } from "../oci/reference.js";

@@ -213,6 +213,31 @@ describe("ACR adapter on the emulator", () => {
     expect(audit.records.map((r) => [r.action, r.outcome])).toEqual([["copy", "succeeded"]]);
   });
 
+  it("copies referrers (API and cosign tags) with withReferrers, each manifest once", async () => {
+    const release = await registry.inspect(parseImageReference("team/api:2.1.0"));
+    const referrers = await registry.listReferrers("team/api", release.digest);
+    expect(referrers).toHaveLength(2);
+    // The SBOM is also attached under cosign's tag scheme: copied once, tag and all.
+    const sbom = referrers[1]?.digest as string;
+    const cosignTag = `sha256-${release.digest.slice("sha256:".length)}.sbom`;
+    await registry.putManifest("team/api", cosignTag, await registry.getManifest("team/api", sbom));
+    const result = await copyImage({
+      source: registry,
+      target: registry,
+      sourceReference: parseImageReference("team/api:2.1.0"),
+      targetReference: parseImageReference("mirror/api:2.1.0"),
+      audit,
+      actor: "test",
+      withReferrers: true,
+    });
+    expect(result).toMatchObject({ digest: release.digest, manifests: 3, referrers: 2, notes: [] });
+    expect((await registry.listReferrers("mirror/api", release.digest)).map((r) => r.digest).sort()).toEqual(
+      referrers.map((r) => r.digest).sort(),
+    );
+    expect((await registry.inspect(parseImageReference(`mirror/api:${cosignTag}`))).digest).toBe(sbom);
+    await registry.untag("team/api", cosignTag);
+  });
+
   it("refuses to delete a locked manifest, deletes it once unlocked, and counts a second delete as done", async () => {
     const locked = await registry.inspect(parseImageReference("team/api:2.0.0"));
     expect(locked.locks?.deleteEnabled).toBe(false);

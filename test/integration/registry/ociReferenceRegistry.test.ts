@@ -177,6 +177,48 @@ describe("generic OCI adapter on docker-registry", () => {
     }
   });
 
+  it("copies cosign tag-scheme signatures with --referrers, and says the registry has no referrers API", async () => {
+    // A repository of its own (the listings of apps/hello are checked elsewhere): 1.0 and the 2.0 index.
+    const base = { source: registry, target: registry, audit, actor: "test" };
+    for (const tag of ["1.0", "2.0"])
+      await copyImage({
+        ...base,
+        sourceReference: parseImageReference(`apps/hello:${tag}`),
+        targetReference: parseImageReference(`signed/hello:${tag}`),
+      });
+    // A cosign-style signature tag on 1.0 (amd64), holding another manifest of the repository.
+    const amd64Digest = (await registry.inspect(parseImageReference("signed/hello:1.0"))).digest;
+    const signatureTag = `sha256-${amd64Digest.slice("sha256:".length)}.sig`;
+    const arm64Digest = (await registry.inspect(parseImageReference("signed/hello:2.0"))).platforms.find(
+      (platform) => platform.architecture === "arm64",
+    )?.digest;
+    if (arm64Digest === undefined) throw new Error("the 2.0 index has an arm64 child");
+    await registry.putManifest(
+      "signed/hello",
+      signatureTag,
+      await registry.getManifest("signed/hello", arm64Digest),
+    );
+
+    const plain = await copyImage({
+      ...base,
+      sourceReference: parseImageReference("signed/hello:1.0"),
+      targetReference: parseImageReference("mirror/plain:1.0"),
+    });
+    expect(plain).toMatchObject({ manifests: 1, referrers: 0, notes: [] });
+    expect(await registry.exists(parseImageReference(`mirror/plain:${signatureTag}`))).toBe(false);
+
+    const result = await copyImage({
+      ...base,
+      sourceReference: parseImageReference("signed/hello:1.0"),
+      targetReference: parseImageReference("mirror/signed:1.0"),
+      withReferrers: true,
+    });
+    expect(result).toMatchObject({ digest: amd64Digest, manifests: 2, referrers: 1 });
+    expect(result.notes).toEqual([expect.stringMatching(/does not offer the OCI referrers API/)]);
+    const copiedSignature = await registry.inspect(parseImageReference(`mirror/signed:${signatureTag}`));
+    expect(copiedSignature.digest).toBe(arm64Digest);
+  });
+
   it("deletes by digest (twice is fine) and says when a tag cannot be removed on its own", async () => {
     await expect(registry.untag("tools/one", "1")).rejects.toBeInstanceOf(UnsupportedOperationError);
     const digest = (await registry.inspect(parseImageReference("tools/one:1"))).digest;
