@@ -627,6 +627,58 @@ class TagNameSet {
   }
 }
 
+/** Where each listing entry's manifest goes: its number in digest order, duplicates merged. */
+interface ManifestNumbering {
+  /** By input position: the manifest's number (answers about one digest share it). */
+  readonly numberAt: Int32Array;
+  readonly manifestCount: number;
+  /** By number, where several answers were merged: the merged entry. */
+  readonly merged: ReadonlyMap<number, RetentionCandidate> | undefined;
+  /** The prefix every digest of the repository shares (`sha256:` and a little more, usually). */
+  readonly sharedPrefix: string;
+}
+
+/**
+ * Numbers the manifests in digest order. The sort is stable, so answers about one manifest from
+ * several listings end up next to each other, in input order; only neighbours whose packed
+ * characters tie are compared, and equal ones are merged there, without a map of every digest.
+ */
+function numberByDigest(
+  candidates: readonly RetentionCandidate[],
+  digests: readonly string[],
+): ManifestNumbering {
+  const count = digests.length;
+  const mayEqualPrevious = new Uint8Array(count);
+  const order = sortedPositions(digests, mayEqualPrevious);
+  const firstDigest = count > 0 ? (digests[order[0] as number] as string) : "";
+  const lastDigest = count > 0 ? (digests[order[count - 1] as number] as string) : "";
+  const numberAt = new Int32Array(count);
+  let manifestCount = 0;
+  let merged: Map<number, RetentionCandidate> | undefined;
+  for (let at = 0; at < count; at += 1) {
+    const position = order[at] as number;
+    const previous = at > 0 ? (order[at - 1] as number) : -1;
+    if (previous >= 0 && mayEqualPrevious[at] === 1 && digests[previous] === digests[position]) {
+      const number = numberAt[previous] as number;
+      numberAt[position] = number;
+      merged ??= new Map();
+      merged.set(
+        number,
+        mergeCandidates(
+          merged.get(number) ?? (candidates[previous] as RetentionCandidate),
+          candidates[position] as RetentionCandidate,
+        ),
+      );
+    } else numberAt[position] = manifestCount++;
+  }
+  return {
+    numberAt,
+    manifestCount,
+    merged,
+    sharedPrefix: firstDigest.slice(0, sharedPrefixLength(firstDigest, lastDigest)),
+  };
+}
+
 function buildRepositoryStates(
   listings: readonly RepositoryListing[],
   policy: CompiledPolicy,
@@ -668,32 +720,8 @@ function buildRepositoryStates(
     }
     // Every tag name seen so far, to notice one that two manifests carry.
     const tagsSeen = group.complete ? new TagNameSet(tagCount) : undefined;
-    // Manifests are numbered in digest order (a stable sort: answers about one manifest from
-    // several listings end up next to each other, in input order).
-    const mayEqualPrevious = new Uint8Array(count);
-    const order = sortedPositions(digests, mayEqualPrevious);
-    const firstDigest = count > 0 ? (digests[order[0] as number] as string) : "";
-    const lastDigest = count > 0 ? (digests[order[count - 1] as number] as string) : "";
-    const shared = sharedPrefixLength(firstDigest, lastDigest);
-    const numberAt = new Int32Array(count);
-    let manifestCount = 0;
-    let merged: Map<number, RetentionCandidate> | undefined;
-    for (let at = 0; at < count; at += 1) {
-      const position = order[at] as number;
-      const previous = at > 0 ? (order[at - 1] as number) : -1;
-      if (previous >= 0 && mayEqualPrevious[at] === 1 && digests[previous] === digests[position]) {
-        const number = numberAt[previous] as number;
-        numberAt[position] = number;
-        merged ??= new Map();
-        merged.set(
-          number,
-          mergeCandidates(
-            merged.get(number) ?? (candidates[previous] as RetentionCandidate),
-            candidates[position] as RetentionCandidate,
-          ),
-        );
-      } else numberAt[position] = manifestCount++;
-    }
+    const { numberAt, manifestCount, merged, sharedPrefix } = numberByDigest(candidates, digests);
+    const shared = sharedPrefix.length;
     // The states are built in input order: reading a large listing where it lies in memory is
     // much faster than reading it in digest order.
     const manifests: ManifestState[] = new Array(manifestCount);
@@ -718,8 +746,8 @@ function buildRepositoryStates(
       if (mayHideChildren(candidate) && (!hidden || number < hidden.index)) hidden = manifest;
       if (tagsSeen && !tagConflict) {
         const names = manifest.originalTags;
-        for (let position = 0; position < names.length; position += 1)
-          if (!tagsSeen.add(names[position] as string)) tagConflict = true;
+        for (let at = 0; at < names.length; at += 1)
+          if (!tagsSeen.add(names[at] as string)) tagConflict = true;
       }
     }
     let partialWhy = group.complete ? undefined : "the repository listing was incomplete";
@@ -751,7 +779,7 @@ function buildRepositoryStates(
       byDigest:
         hasChildren || hasSubjects
           ? {
-              sharedPrefix: firstDigest.slice(0, shared),
+              sharedPrefix,
               keys: digestKeys,
               manifests,
             }
