@@ -2,41 +2,14 @@ import { randomBytes } from "node:crypto";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, relative } from "node:path";
-import { vi } from "vitest";
-import { main } from "../../../cli/main.js";
 
 /** Helpers of the replay/images CLI tests: run `main()` capturing output, fixture copies with their own registries. */
 
 export const ROOT = join(import.meta.dirname, "../../..");
 export const EVENT_FIXTURES = join(ROOT, "test/fixtures/events");
 
-export interface CliRun {
-  readonly code: number;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-/** Runs `acr-steward ARGS` in this process, as bin/acr-steward.js does, and captures what it prints. */
-export async function cli(...args: string[]): Promise<CliRun> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const stdout = vi.spyOn(process.stdout, "write").mockImplementation((chunk) => {
-    out.push(String(chunk));
-    return true;
-  });
-  const stderr = vi.spyOn(process.stderr, "write").mockImplementation((chunk) => {
-    err.push(String(chunk));
-    return true;
-  });
-  try {
-    const code = await main(["node", "acr-steward", ...args]);
-    return { code, stdout: out.join(""), stderr: err.join("") };
-  } finally {
-    stdout.mockRestore();
-    stderr.mockRestore();
-    process.exitCode = undefined;
-  }
-}
+/** Runs `acr-steward ARGS` in this process and captures what it prints. */
+export { type CliRun, runCli as cli } from "../../helpers/cliRun.js";
 
 export interface FixtureCopy {
   /** Stands in for `contosoregistry` (login server `<name>.azurecr.io`). */

@@ -1,5 +1,5 @@
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { main } from "../../../cli/main.js";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type CliRun, runCli } from "../../helpers/cliRun.js";
 import { startTestEmulator, type TestEmulator } from "../../helpers/emulator.js";
 
 /**
@@ -9,25 +9,8 @@ import { startTestEmulator, type TestEmulator } from "../../helpers/emulator.js"
 let env: TestEmulator;
 let flags: string[];
 
-async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const stdout = vi.spyOn(process.stdout, "write").mockImplementation((chunk) => {
-    out.push(String(chunk));
-    return true;
-  });
-  const stderr = vi.spyOn(process.stderr, "write").mockImplementation((chunk) => {
-    err.push(String(chunk));
-    return true;
-  });
-  try {
-    const code = await main(["node", "acr-steward", ...args, ...flags]);
-    return { code, stdout: out.join(""), stderr: err.join("") };
-  } finally {
-    stdout.mockRestore();
-    stderr.mockRestore();
-    process.exitCode = undefined;
-  }
+function cli(...args: string[]): Promise<CliRun> {
+  return runCli(...args, ...flags);
 }
 
 beforeAll(async () => {

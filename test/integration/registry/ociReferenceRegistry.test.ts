@@ -1,6 +1,5 @@
 import { writeFile } from "node:fs/promises";
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { main } from "../../../cli/main.js";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { UnsupportedOperationError } from "../../../shared/errors/index.js";
 import {
   collectListing,
@@ -10,6 +9,7 @@ import {
   parseImageReference,
   type Registry,
 } from "../../../shared/registry/index.js";
+import { runCli } from "../../helpers/cliRun.js";
 import { startTestEmulator, type TestEmulator } from "../../helpers/emulator.js";
 import {
   addImageIndex,
@@ -230,39 +230,20 @@ describe("generic OCI adapter on docker-registry", () => {
   it("serves the same CLI: ls shows unknown locks as n/a and says only tagged manifests are listed", async () => {
     const caFile = `${work.dir}/reference-ca.pem`;
     await writeFile(caFile, caCertPem);
-    const out: string[] = [];
-    const err: string[] = [];
-    const stdout = vi.spyOn(process.stdout, "write").mockImplementation((chunk) => {
-      out.push(String(chunk));
-      return true;
-    });
-    const stderr = vi.spyOn(process.stderr, "write").mockImplementation((chunk) => {
-      err.push(String(chunk));
-      return true;
-    });
-    let code: number;
-    try {
-      code = await main([
-        "node",
-        "acr-steward",
-        "ls",
-        "apps/hello",
-        "--registry",
-        reference.host,
-        "--ca-cert",
-        caFile,
-        "--anonymous",
-      ]);
-    } finally {
-      stdout.mockRestore();
-      stderr.mockRestore();
-      process.exitCode = undefined;
-    }
+    const { code, stdout, stderr } = await runCli(
+      "ls",
+      "apps/hello",
+      "--registry",
+      reference.host,
+      "--ca-cert",
+      caFile,
+      "--anonymous",
+    );
     expect(code).toBe(0);
-    const rows = out.join("").trimEnd().split("\n").slice(1);
+    const rows = stdout.trimEnd().split("\n").slice(1);
     expect(rows).toHaveLength(2);
     expect(rows.every((row) => row.endsWith("n/a"))).toBe(true);
     expect(rows.find((row) => row.includes("1.0,stable"))).toMatch(/image\s+linux\/amd64/);
-    expect(err.join("")).toMatch(/only manifests reachable from tags are listed/);
+    expect(stderr).toMatch(/only manifests reachable from tags are listed/);
   });
 });

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { main } from "../../../cli/main.js";
 import { startEmulator } from "../../../emulator/index.js";
+import { runCli } from "../../helpers/cliRun.js";
 
 /**
  * The main job end to end: `acr-steward sweep` with nothing configured sweeps the built-in demo
@@ -29,29 +29,13 @@ afterEach(() => {
   vi.restoreAllMocks();
 });
 
-async function runCli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = "";
-  let stderr = "";
-  vi.spyOn(process.stdout, "write").mockImplementation((chunk: string | Uint8Array) => {
-    stdout += chunk.toString();
-    return true;
-  });
-  vi.spyOn(process.stderr, "write").mockImplementation((chunk: string | Uint8Array) => {
-    stderr += chunk.toString();
-    return true;
-  });
-  const code = await main(["node", "acr-steward", ...args]);
-  vi.restoreAllMocks();
-  return { code, stdout, stderr };
-}
-
 describe("acr-steward sweep (the main job)", () => {
   it("sweeps the demo registry and reports its complete picture as JSON, and nothing else", async () => {
     const reference = await startEmulator({ seed: { kind: "demo" } });
     const seeded = reference.store.counts();
     await reference.close();
 
-    const { code, stdout, stderr } = await runCli(["sweep", "--json"]);
+    const { code, stdout, stderr } = await runCli("sweep", "--json");
     expect(stderr).toBe("");
     expect(code).toBe(0);
     const result = JSON.parse(stdout) as SweepJson;
@@ -102,7 +86,7 @@ describe("acr-steward sweep (the main job)", () => {
   }, 60_000);
 
   it("prints a summary and aligned tables for a person", async () => {
-    const { code, stdout } = await runCli(["sweep"]);
+    const { code, stdout } = await runCli("sweep");
     expect(code).toBe(0);
     expect(stdout).toMatch(/^Registry {3}no --registry given: the built-in demo registry/);
     expect(stdout).toContain("INVENTORY");
@@ -114,7 +98,7 @@ describe("acr-steward sweep (the main job)", () => {
   }, 60_000);
 
   it("--enforce asks first, and refuses without a terminal to ask on", async () => {
-    const { code, stderr } = await runCli(["sweep", "--enforce", "--json"]);
+    const { code, stderr } = await runCli("sweep", "--enforce", "--json");
     expect(code).toBe(2);
     expect(stderr).toContain("without confirmation");
   }, 60_000);
@@ -123,16 +107,14 @@ describe("acr-steward sweep (the main job)", () => {
     const previous = process.env.ACR_STEWARD_RETENTION_ENFORCE;
     try {
       delete process.env.ACR_STEWARD_RETENTION_ENFORCE;
-      const dry = JSON.parse(
-        (await runCli(["sweep", "--enforce", "--yes", "--json"])).stdout,
-      ) as SweepJson & {
+      const dry = JSON.parse((await runCli("sweep", "--enforce", "--yes", "--json")).stdout) as SweepJson & {
         retention: { execution: { dryRun: boolean; totals: Record<string, number> } };
       };
       expect(dry.retention.dryRun).toBe(true);
       expect(dry.retention.execution.totals.deleted).toBe(0);
 
       process.env.ACR_STEWARD_RETENTION_ENFORCE = "true";
-      const real = JSON.parse((await runCli(["sweep", "--enforce", "--yes", "--json"])).stdout) as typeof dry;
+      const real = JSON.parse((await runCli("sweep", "--enforce", "--yes", "--json")).stdout) as typeof dry;
       expect(real.retention.dryRun).toBe(false);
       expect(real.retention.execution.totals.deleted).toBe(real.retention.plan.totals.delete);
       expect(real.retention.plan.totals.delete).toBeGreaterThan(0);
@@ -143,7 +125,7 @@ describe("acr-steward sweep (the main job)", () => {
   }, 90_000);
 
   it("refuses a bad flag with a clear error", async () => {
-    const { code, stderr } = await runCli(["sweep", "--concurrency", "zero"]);
+    const { code, stderr } = await runCli("sweep", "--concurrency", "zero");
     expect(code).toBe(2);
     expect(stderr).toContain("--concurrency");
   });
