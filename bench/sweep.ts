@@ -359,6 +359,20 @@ const NO_FOLLOW_UP: FollowUp = {
   requestRetention: async () => "pending",
 };
 
+/** The naive algorithm's phase, in the figures both comparisons report. */
+async function measureNaive(
+  served: Parameters<typeof measure>[0],
+  registry: Parameters<typeof naiveSweep>[0],
+) {
+  const phase = await measure(served, () => naiveSweep(registry));
+  return {
+    wallMs: phase.wallMs,
+    registryCalls: phase.registryCalls,
+    peakHeapMiB: phase.peakHeapMiB,
+    ...phase.result,
+  };
+}
+
 /** The 100k comparison: the sweep on an in-memory inventory against the naive algorithm. */
 async function comparisonPhases(repos: number, manifests: number, withNaive: boolean) {
   const { served, child } = await spawnEmulator(repos, manifests);
@@ -397,16 +411,7 @@ async function comparisonPhases(repos: number, manifests: number, withNaive: boo
     const writesBefore = inventory.writes;
     const second = await measure(served, () => runSweep(dependencies, options));
     const secondSummary = summarize(second, inventory.writes - writesBefore);
-    let naive: { wallMs: number; registryCalls: number; peakHeapMiB: number } | undefined;
-    if (withNaive) {
-      const phase = await measure(served, () => naiveSweep(registry));
-      naive = {
-        wallMs: phase.wallMs,
-        registryCalls: phase.registryCalls,
-        peakHeapMiB: phase.peakHeapMiB,
-        ...phase.result,
-      };
-    }
+    const naive = withNaive ? await measureNaive(served, registry) : undefined;
     return {
       repositories: repos,
       manifestsPerRepository: manifests,
@@ -498,16 +503,7 @@ async function sweepPhases(connectionString: string, repos: number, manifests: n
     counter.reset();
     const second = await measure(served, () => runSweep(dependencies, options));
     const secondSummary = summarize(second);
-    let naive: Record<string, unknown> | undefined;
-    if (withNaive) {
-      const phase = await measure(served, () => naiveSweep(registry));
-      naive = {
-        wallMs: phase.wallMs,
-        registryCalls: phase.registryCalls,
-        peakHeapMiB: phase.peakHeapMiB,
-        ...phase.result,
-      };
-    }
+    const naive = withNaive ? await measureNaive(served, registry) : undefined;
     return {
       repositories: repos,
       manifestsPerRepository: manifests,
