@@ -160,6 +160,21 @@ async function enforce(...args: Parameters<typeof enforceRetention>) {
   return result;
 }
 
+/** The whole demo registry under POLICY, asking for real deletions (the global switch decides). */
+function enforceOnDemo(h: Harness, actor: string, options: { globalEnforce: boolean }) {
+  return enforce(
+    { enforce: true, actor },
+    {
+      registry: readOnlyRegistry(h.registry),
+      policy: POLICY,
+      caps: BIG_CAPS,
+      ports: h.ports,
+      globalEnforce: options.globalEnforce,
+    },
+    new Date(),
+  );
+}
+
 /** What POLICY must delete, from the seed's description (see the top of this file). */
 function expectedDeletions(facts: SeedFacts): Set<string> {
   const tagged = (ref: string) => {
@@ -265,17 +280,7 @@ describe("retention on the demo seed", () => {
 
   it("a dry run changes nothing in the registry and audits what it would do", async () => {
     const before = await fullListing(h.registry);
-    const result = await enforce(
-      { enforce: true, actor: "test:dry-run" },
-      {
-        registry: readOnlyRegistry(h.registry),
-        policy: POLICY,
-        caps: BIG_CAPS,
-        ports: h.ports,
-        globalEnforce: false,
-      },
-      new Date(),
-    );
+    const result = await enforceOnDemo(h, "test:dry-run", { globalEnforce: false });
     expect(result.report.dryRun).toBe(true);
     expect(result.report.mode).toMatch(/ACR_STEWARD_RETENTION_ENFORCE/);
     expect(result.report.totals["would-delete"]).toBe(6);
@@ -287,17 +292,7 @@ describe("retention on the demo seed", () => {
   });
 
   it("applies: the registry holds exactly the expected manifests, one audit row per action", async () => {
-    const result = await enforce(
-      { enforce: true, actor: "test:apply" },
-      {
-        registry: readOnlyRegistry(h.registry),
-        policy: POLICY,
-        caps: BIG_CAPS,
-        ports: h.ports,
-        globalEnforce: true,
-      },
-      new Date(),
-    );
+    const result = await enforceOnDemo(h, "test:apply", { globalEnforce: true });
     expect(result.report.dryRun).toBe(false);
     expect(result.report.totals).toMatchObject({ deleted: 6, untagged: 1, failed: 0, refused: 0 });
 
@@ -346,17 +341,7 @@ describe("retention on the demo seed", () => {
   });
 
   it("a second apply deletes nothing more", async () => {
-    const result = await enforce(
-      { enforce: true, actor: "test:apply-again" },
-      {
-        registry: readOnlyRegistry(h.registry),
-        policy: POLICY,
-        caps: BIG_CAPS,
-        ports: h.ports,
-        globalEnforce: true,
-      },
-      new Date(),
-    );
+    const result = await enforceOnDemo(h, "test:apply-again", { globalEnforce: true });
     expect(result.plan.totals).toMatchObject({ delete: 0, untag: 0 });
     expect(result.report.totals).toMatchObject({ deleted: 0, untagged: 0 });
   });
@@ -477,17 +462,7 @@ describe("retention while the registry fails", () => {
       // The faults did reach the run (otherwise this test would prove nothing).
       expect(seen.crashed + seen.partial + seen.unreadableOrFailed + seen.unavailable).toBeGreaterThan(0);
       h.env.emulator.setFaults({ failRates: {}, latencyMs: 0, retryAfterSeconds: 0, rateLimits: {} });
-      await enforce(
-        { enforce: true, actor: "test:after-chaos" },
-        {
-          registry: readOnlyRegistry(h.registry),
-          policy: POLICY,
-          caps: BIG_CAPS,
-          ports: h.ports,
-          globalEnforce: true,
-        },
-        new Date(),
-      );
+      await enforceOnDemo(h, "test:after-chaos", { globalEnforce: true });
       const after = await seedFacts(h.registry);
       expect([...after.manifests.keys()].sort()).toEqual(
         [...facts.manifests.keys()].filter((digest) => !expectedDeleted.has(digest)).sort(),
