@@ -1,17 +1,15 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { PassThrough } from "node:stream";
 import { TableClient } from "@azure/data-tables";
-import { Command } from "commander";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { registerApplyCommand } from "../../../cli/commands/apply.js";
 import { type RetentionCommandDependencies, registerPreviewCommand } from "../../../cli/commands/preview.js";
 import { startDemoRegistry } from "../../../cli/embedded.js";
-import type { CliIo } from "../../../cli/output.js";
 import { TABLE_NAMES } from "../../../shared/config/settings.js";
 import { GuardError } from "../../../shared/errors/index.js";
 import { InMemoryAuditSink, openRegistry, type Registry } from "../../../shared/registry/index.js";
+import { runCommands } from "../../helpers/cliRun.js";
 import { startTestEmulator, type TestEmulator } from "../../helpers/emulator.js";
 import { getTestStorage, stopTestStorage } from "../../helpers/storage.js";
 
@@ -67,37 +65,22 @@ async function run(
     demo?: RetentionCommandDependencies["openDemoRegistry"];
   } = {},
 ) {
-  const out: string[] = [];
-  const err: string[] = [];
-  let exitCode = 0;
-  const stdin = Object.assign(new PassThrough(), { isTTY: options.answer !== undefined });
-  if (options.answer !== undefined) stdin.write(`${options.answer}\n`);
-  const io: CliIo = {
-    stdout: { write: (text: string) => out.push(text) },
-    stderr: { write: (text: string) => err.push(text), isTTY: false },
-    stdin,
-    setExitCode: (code) => {
-      exitCode = code;
+  return runCommands(
+    args,
+    (program, io) => {
+      const deps: RetentionCommandDependencies = {
+        io,
+        env: options.env ?? {},
+        openRegistry: async () => registry,
+        now: () => new Date(),
+        embeddedStorage: { cwd: folder },
+        ...(options.demo === undefined ? {} : { openDemoRegistry: options.demo }),
+      };
+      registerPreviewCommand(program, deps);
+      registerApplyCommand(program, deps);
     },
-  };
-  const deps: RetentionCommandDependencies = {
-    io,
-    env: options.env ?? {},
-    openRegistry: async () => registry,
-    now: () => new Date(),
-    embeddedStorage: { cwd: folder },
-    ...(options.demo === undefined ? {} : { openDemoRegistry: options.demo }),
-  };
-  const program = new Command().exitOverride();
-  registerPreviewCommand(program, deps);
-  registerApplyCommand(program, deps);
-  let error: unknown;
-  try {
-    await program.parseAsync(["node", "acr-steward", ...args]);
-  } catch (thrown) {
-    error = thrown;
-  }
-  return { stdout: out.join(""), stderr: err.join(""), exitCode, error };
+    options,
+  );
 }
 
 async function toolsTags(): Promise<string[]> {

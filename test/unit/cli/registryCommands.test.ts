@@ -1,5 +1,3 @@
-import { PassThrough } from "node:stream";
-import { Command } from "commander";
 import { describe, expect, it } from "vitest";
 import { registerCpCommand } from "../../../cli/commands/cp.js";
 import { registerExistsCommand } from "../../../cli/commands/exists.js";
@@ -8,45 +6,28 @@ import { registerLockCommands } from "../../../cli/commands/lock.js";
 import { registerLsCommand } from "../../../cli/commands/ls.js";
 import { registerRmCommand } from "../../../cli/commands/rm.js";
 import type { CliDependencies } from "../../../cli/globalOptions.js";
-import type { CliIo } from "../../../cli/output.js";
 import { GuardError, PartialListingError } from "../../../shared/errors/index.js";
 import { InMemoryRegistry } from "../../../shared/registry/index.js";
+import { runCommands } from "../../helpers/cliRun.js";
 
 /** Runs registry commands against an in-memory registry and captures what they print. */
 async function run(registry: InMemoryRegistry, args: string[], options: { answer?: string } = {}) {
-  const out: string[] = [];
-  const err: string[] = [];
-  let exitCode = 0;
-  // A terminal only when the test answers the question.
-  const stdin = Object.assign(new PassThrough(), { isTTY: options.answer !== undefined });
-  if (options.answer !== undefined) stdin.write(`${options.answer}\n`);
-  const io: CliIo = {
-    stdout: { write: (text: string) => out.push(text) },
-    stderr: { write: (text: string) => err.push(text), isTTY: false },
-    stdin,
-    setExitCode: (code) => {
-      exitCode = code;
+  return runCommands(
+    args,
+    (program, io) => {
+      const deps: CliDependencies = { io, env: {}, openRegistry: async () => registry };
+      for (const register of [
+        registerLsCommand,
+        registerInspectCommand,
+        registerExistsCommand,
+        registerCpCommand,
+        registerRmCommand,
+        registerLockCommands,
+      ])
+        register(program, deps);
     },
-  };
-  const deps: CliDependencies = { io, env: {}, openRegistry: async () => registry };
-  const program = new Command().exitOverride();
-  for (const register of [
-    registerLsCommand,
-    registerInspectCommand,
-    registerExistsCommand,
-    registerCpCommand,
-    registerRmCommand,
-    registerLockCommands,
-  ]) {
-    register(program, deps);
-  }
-  let error: unknown;
-  try {
-    await program.parseAsync(["node", "acr-steward", ...args]);
-  } catch (thrown) {
-    error = thrown;
-  }
-  return { stdout: out.join(""), stderr: err.join(""), exitCode, error };
+    options,
+  );
 }
 
 function demo(): { registry: InMemoryRegistry; v1: string; v2: string; index: string } {
