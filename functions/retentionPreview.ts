@@ -10,7 +10,7 @@ import {
 import { LoginServerSchema, RepositoryNameSchema } from "../shared/oci/reference.js";
 import { readOnlyRegistry } from "../shared/retention/adapters/index.js";
 import { planRegistryRetention } from "../shared/retention/enforce.js";
-import { DECISION_FILTERS, DecisionFilterListSchema, decisionMatches } from "../shared/retention/plan.js";
+import { DECISION_FILTERS, DecisionFilterListSchema, selectDecisions } from "../shared/retention/plan.js";
 import { type RetentionRuntime, retentionRuntime } from "./composition.js";
 
 /**
@@ -81,9 +81,8 @@ export function createRetentionPreviewHandler(
       if (preview.missingRepositories.length > 0) {
         return json(404, { error: `repository ${parsed.data.repository} does not exist in ${loginServer}` });
       }
-      const repository = preview.plan.repositories[0];
       const only = parsed.data.only;
-      const decisions = repository?.decisions ?? [];
+      const repository = selectDecisions(preview.plan, only).repositories[0];
       return json(200, {
         registry: registry.loginServer,
         repository: parsed.data.repository,
@@ -96,7 +95,7 @@ export function createRetentionPreviewHandler(
         listingComplete: repository?.listingComplete ?? true,
         totals: preview.plan.totals,
         ...(only === undefined ? {} : { only }),
-        decisions: only === undefined ? decisions : decisions.filter((d) => decisionMatches(d, only)),
+        decisions: repository?.decisions ?? [],
       });
     } catch (thrown) {
       const error = ensureError(thrown);
